@@ -1,0 +1,151 @@
+package generator
+
+// Plan is the one description of what a script does, computed in Go from
+// validated facts. Every renderer (script, runbook, JSON) reads it; none
+// takes a decision of its own.
+type Plan struct {
+	Facts   Facts   `json:"facts"`
+	Product Product `json:"product"`
+	// Enterprise is true for an Enterprise Edition Back End, which names
+	// its SQL Server.
+	Enterprise bool `json:"enterprise"`
+	// Role names the server being patched, e.g. "Standard Edition server".
+	Role string `json:"role"`
+	// Installer is how the update installer is found and run.
+	Installer Installer `json:"installer"`
+	// Preflight checks run before the first service stops.
+	Preflight []Check `json:"preflight"`
+	// Steps are the documented steps in doc order, then the steps beyond the doc.
+	Steps []Step `json:"steps"`
+	// Database is how the script tells whether the databases are current.
+	Database Database `json:"database"`
+	// Downtime is the window between the first stopped service and the
+	// services running again.
+	Downtime Downtime `json:"downtime"`
+	// Parameters are the script's own parameters.
+	Parameters []Parameter `json:"parameters"`
+	// ExitCodes are the script's exit codes.
+	ExitCodes []ExitCode `json:"exit_codes"`
+	// Variables are the script-level variables that carry the facts: each
+	// fact reaches the script once, as one quoted literal.
+	Variables []Variable `json:"variables"`
+}
+
+// Database holds the read-only database test of step 11 and of the
+// preflight mirroring check.
+type Database struct {
+	TestCommand string   `json:"test_command"`
+	Arguments   []string `json:"arguments,omitempty"`
+}
+
+// Installer describes the cumulative update installer.
+type Installer struct {
+	// DefaultFileName is used beside the script when UpdatePath is empty.
+	DefaultFileName string `json:"default_file_name"`
+	// UpdatePath is the fact, or empty for the default.
+	UpdatePath string `json:"update_path,omitempty"`
+	// Arguments are passed to the installer, in order.
+	Arguments []string `json:"arguments"`
+	// SHA256 is the expected digest in lower case, or empty.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Check is one preflight check. Test is a PowerShell expression that
+// returns nothing when the check passes and a description of the problem
+// when it fails.
+type Check struct {
+	ID      string `json:"id"`
+	DocStep int    `json:"doc_step,omitempty"`
+	Title   string `json:"title"`
+	Test    string `json:"test"`
+	Remedy  string `json:"remedy"`
+	// Override is the script switch that turns a failure into a warning.
+	Override string `json:"override,omitempty"`
+	// DatabaseOnly is true when the check also runs with -DatabaseOnly.
+	DatabaseOnly bool `json:"database_only"`
+}
+
+// Step is one unit of the procedure: a test of the desired state, the
+// commands that reach it, and a verification afterwards.
+type Step struct {
+	ID string `json:"id"`
+	// DocStep is the step number in Microsoft's procedure; 0 for a step
+	// beyond the doc.
+	DocStep int    `json:"doc_step,omitempty"`
+	Title   string `json:"title"`
+	Phase   string `json:"phase"`
+	// Why says what the step is for, in one or two sentences.
+	Why string `json:"why"`
+	// Test describes and implements the desired-state test: when it
+	// returns $true, the step is already done.
+	Test Probe `json:"test"`
+	// Commands are the exact commands of the step, as a reviewer reads
+	// them and as the script runs them.
+	Commands []string `json:"commands"`
+	// ManagementShell is true when the commands run in a fresh child
+	// Windows PowerShell that imports the product's module (doc steps 3
+	// and 8); Arguments name the script variables passed to it.
+	ManagementShell bool     `json:"management_shell"`
+	Arguments       []string `json:"arguments,omitempty"`
+	// Verify describes and implements the check after the commands.
+	Verify Probe `json:"verify"`
+	// StartsDowntime is true for steps that stop a service: the downtime
+	// clock starts with the first of them that acts.
+	StartsDowntime bool `json:"starts_downtime"`
+	// EndsDowntime is true for the step after which the server is back
+	// in service.
+	EndsDowntime bool `json:"ends_downtime"`
+	// DatabaseStep is true for the one step -DatabaseOnly runs.
+	DatabaseStep bool `json:"database_step"`
+	// Override is the script switch that lets a step without commands go
+	// on, with a warning, when its test fails.
+	Override string `json:"override,omitempty"`
+	// SkipSwitch is the script switch that skips the step, if any.
+	SkipSwitch string `json:"skip_switch,omitempty"`
+	// OnFailure says what happens and what to do when the step fails.
+	OnFailure string `json:"on_failure"`
+}
+
+// Probe is a PowerShell expression returning $true or $false, with the
+// sentence that explains it.
+type Probe struct {
+	Description string `json:"description"`
+	Expression  string `json:"expression"`
+}
+
+// Phase values.
+const (
+	PhaseDowntime = "downtime"
+	PhaseDatabase = "database"
+	PhaseRestart  = "restart"
+)
+
+// Downtime holds the thresholds of the downtime clock, in minutes.
+type Downtime struct {
+	WarnMinutes   int    `json:"warn_minutes"`
+	BudgetMinutes int    `json:"budget_minutes"`
+	WarnMessage   string `json:"warn_message"`
+	BudgetMessage string `json:"budget_message"`
+}
+
+// Parameter is one parameter of the generated script.
+type Parameter struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Help string `json:"help"`
+}
+
+// ExitCode is one exit code of the generated script.
+type ExitCode struct {
+	Code    int    `json:"code"`
+	Meaning string `json:"meaning"`
+}
+
+// Variable is a script-level variable set from a fact. Value is the fact;
+// Set is false when the fact was not given (the variable is $null).
+type Variable struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	Set   bool   `json:"set"`
+	Help  string `json:"help"`
+}

@@ -1,0 +1,78 @@
+package generator
+
+import "sort"
+
+// Product is what sfbpatch knows about one server product: the names the
+// script needs to find its module, its installer and its installed version.
+// Sources: DOMAIN.md sections 1 to 3.
+type Product struct {
+	// Key is the value of --product and of the facts file's "product".
+	Key string `json:"key"`
+	// Name is the product's full name, as administrators read it.
+	Name string `json:"name"`
+	// Module is the PowerShell module the Management Shell imports.
+	Module string `json:"module"`
+	// ShellName is the Management Shell's name in the Start menu (doc steps 3 and 8).
+	ShellName string `json:"shell_name"`
+	// Installer is the cumulative update installer's file name.
+	// SfB 2015 and 2019 share it, so it never tells the product apart.
+	Installer string `json:"installer"`
+	// SilentSwitch runs the installer unattended.
+	SilentSwitch string `json:"silent_switch"`
+	// CoreComponents is the DisplayName of the product's Core Components
+	// in the Uninstall registry keys and the ComponentName prefix returned
+	// by Get-CsServerPatchVersion: its version is the installed CU level.
+	CoreComponents string `json:"core_components"`
+	// HasPatchVersionCmdlet is true when Get-CsServerPatchVersion exists
+	// (not on Lync Server 2013; on SfB 2015 only from the November 2015 CU,
+	// so the script still checks for it at run time).
+	HasPatchVersionCmdlet bool `json:"has_patch_version_cmdlet"`
+}
+
+var products = map[string]Product{
+	"lync2013": {
+		Key:            "lync2013",
+		Name:           "Lync Server 2013",
+		Module:         "Lync",
+		ShellName:      "Lync Server Management Shell",
+		Installer:      "LyncServerUpdateInstaller.exe",
+		SilentSwitch:   "/silentmode",
+		CoreComponents: "Microsoft Lync Server 2013, Core Components",
+	},
+	"sfb2015": {
+		Key:                   "sfb2015",
+		Name:                  "Skype for Business Server 2015",
+		Module:                "SkypeForBusiness",
+		ShellName:             "Skype for Business Server Management Shell",
+		Installer:             "SkypeServerUpdateInstaller.exe",
+		SilentSwitch:          "/silentmode",
+		CoreComponents:        "Skype for Business Server 2015, Core Components",
+		HasPatchVersionCmdlet: true,
+	},
+	"sfb2019": {
+		Key:                   "sfb2019",
+		Name:                  "Skype for Business Server 2019",
+		Module:                "SkypeForBusiness",
+		ShellName:             "Skype for Business Server Management Shell",
+		Installer:             "SkypeServerUpdateInstaller.exe",
+		SilentSwitch:          "/silentmode",
+		CoreComponents:        "Skype for Business Server 2019, Core Components",
+		HasPatchVersionCmdlet: true,
+	},
+}
+
+// ProductKeys lists the accepted --product values, sorted.
+func ProductKeys() []string {
+	keys := make([]string, 0, len(products))
+	for k := range products {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// LookupProduct returns the product for a --product value.
+func LookupProduct(key string) (Product, bool) {
+	p, ok := products[key]
+	return p, ok
+}

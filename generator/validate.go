@@ -1,0 +1,224 @@
+package generator
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Problem is one thing wrong with the facts. Field is the fact's key (see
+// Fields); the command line decides how to spell it for the user.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// Problems is every problem Validate found; it is the error Plan returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Field + ": " + p.Message
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Validate returns every problem with the facts at once, in the order of
+// Fields. Facts that could not be used safely are rejected here: quoting
+// in the script is the second wall, not the first.
+func Validate(f Facts) Problems {
+	var ps Problems
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+
+	if _, ok := LookupProduct(f.Product); !ok {
+		add("product", "%s; allowed: %s", describe(f.Product), strings.Join(ProductKeys(), ", "))
+	}
+
+	switch f.Edition {
+	case EditionStandard:
+		if f.SQLServerFQDN != "" {
+			add("sql_server_fqdn", "not allowed with edition standard (a Standard Edition server updates its local databases)")
+		}
+		if f.CollocatedStores {
+			add("collocated_stores", "not allowed with edition standard (it applies to an Enterprise Edition Back End only)")
+		}
+	case EditionEnterprise:
+		if f.SQLServerFQDN == "" {
+			add("sql_server_fqdn", "required with edition enterprise (the Back End SQL Server, e.g. sql01.contoso.com)")
+		} else if msg := checkFQDN(f.SQLServerFQDN); msg != "" {
+			add("sql_server_fqdn", "%s", msg)
+		}
+	default:
+		add("edition", "%s; allowed: %s, %s", describe(f.Edition), EditionStandard, EditionEnterprise)
+	}
+
+	if f.UpdatePath != "" {
+		if msg := checkWindowsPath(f.UpdatePath); msg != "" {
+			add("update_path", "%s", msg)
+		}
+	}
+	if f.ServerFQDN != "" {
+		if msg := checkFQDN(f.ServerFQDN); msg != "" {
+			add("server_fqdn", "%s", msg)
+		}
+	}
+	if f.UpdateSHA256 != "" && !sha256Pattern.MatchString(f.UpdateSHA256) {
+		add("update_sha256", "%s; allowed: exactly 64 hexadecimal digits (the installer's SHA-256)", describe(f.UpdateSHA256))
+	}
+	if f.TargetVersion != "" {
+		if msg := checkVersion(f.TargetVersion); msg != "" {
+			add("target_version", "%s", msg)
+		}
+	}
+	return ps
+}
+
+// describe quotes a bad value for an error message, escaping anything a
+// terminal would not show as itself.
+func describe(v string) string {
+	if v == "" {
+		return "missing"
+	}
+	if len(v) > 80 {
+		v = strings.ToValidUTF8(v[:80], "") + "..."
+	}
+	for _, r := range v {
+		if !unicode.IsGraphic(r) || r == '"' || r >= utf8.RuneSelf {
+			return "got " + strconv.QuoteToASCII(v)
+		}
+	}
+	return `got "` + v + `"`
+}
+
+var (
+	dnsLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
+	sha256Pattern = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
+	versionPart   = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+)
+
+// checkFQDN accepts a DNS name of two or more labels, letters, digits and
+// hyphens only (RFC 1123), as Install-CsDatabase -SqlServerFqdn expects.
+func checkFQDN(v string) string {
+	const allowed = "; allowed: a fully qualified DNS name such as sql01.contoso.com (letters, digits, hyphens and dots)"
+	if strings.Contains(v, `\`) {
+		return describe(v) + ": give the server's FQDN only; a named SQL instance is read from the topology" + allowed
+	}
+	if len(v) > 253 {
+		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have", len(v))
+	}
+	labels := strings.Split(v, ".")
+	if len(labels) < 2 {
+		return describe(v) + ": not fully qualified" + allowed
+	}
+	for _, l := range labels {
+		switch {
+		case l == "":
+			return describe(v) + ": empty label" + allowed
+		case len(l) > 63:
+			return fmt.Sprintf("%s: label %q is %d characters long, over the 63 a DNS label may have", describe(v), l, len(l))
+		case !dnsLabel.MatchString(l):
+			return describe(v) + ": label " + strconv.QuoteToASCII(l) + " is not a DNS label (no leading or trailing hyphen, no other characters)" + allowed
+		}
+	}
+	return ""
+}
+
+// checkVersion accepts a four-part version a.b.c.d, as [version] parses it
+// and as the products number their cumulative updates (e.g. 6.0.9319.619).
+func checkVersion(v string) string {
+	const allowed = "; allowed: four numbers separated by dots, such as 6.0.9319.619"
+	parts := strings.Split(v, ".")
+	if len(parts) != 4 {
+		return describe(v) + allowed
+	}
+	for _, p := range parts {
+		if !versionPart.MatchString(p) {
+			return describe(v) + allowed
+		}
+		if n, err := strconv.ParseInt(p, 10, 32); err != nil || n > 2147483647 {
+			return describe(v) + ": part " + p + " is too large" + allowed
+		}
+	}
+	return ""
+}
+
+// maxPath is MAX_PATH less the terminating NUL: Windows Server 2012 and
+// the installer do not take longer paths.
+const maxPath = 259
+
+var reservedNames = map[string]bool{
+	"CON": true, "PRN": true, "AUX": true, "NUL": true,
+	"COM1": true, "COM2": true, "COM3": true, "COM4": true, "COM5": true, "COM6": true, "COM7": true, "COM8": true, "COM9": true,
+	"LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true,
+}
+
+// checkWindowsPath accepts an absolute Windows path to an .exe file: a
+// drive path (D:\Updates\x.exe) or a UNC path (\\server\share\x.exe),
+// without the characters Windows forbids in names, control characters or
+// invisible formatting characters a reviewer could not see.
+func checkWindowsPath(v string) string {
+	const allowed = `; allowed: an absolute Windows path to the installer, such as D:\Updates\SkypeServerUpdateInstaller.exe or \\fileserver\share\SkypeServerUpdateInstaller.exe`
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8 text"
+	}
+	if n := utf8.RuneCountInString(v); n > maxPath {
+		return fmt.Sprintf("is %d characters long, over the %d Windows allows in a path", n, maxPath)
+	}
+	for _, r := range v {
+		switch {
+		case r < 0x20 || r == 0x7f || unicode.Is(unicode.Cc, r):
+			return fmt.Sprintf("%s: holds control character U+%04X%s", describe(v), r, allowed)
+		case unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || r == unicode.ReplacementChar || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
+			return fmt.Sprintf("%s: holds invisible or formatting character U+%04X, which a reviewer could not see%s", describe(v), r, allowed)
+		case unicode.IsSpace(r) && r != ' ':
+			return fmt.Sprintf("%s: holds whitespace character U+%04X other than a plain space%s", describe(v), r, allowed)
+		case r == '/':
+			return describe(v) + ": use backslashes (\\) as separators" + allowed
+		case strings.ContainsRune(`<>"|?*`, r):
+			return fmt.Sprintf("%s: holds %q, which Windows forbids in paths%s", describe(v), r, allowed)
+		}
+	}
+	var rest string
+	switch {
+	case len(v) >= 3 && isDriveLetter(v[0]) && v[1] == ':' && v[2] == '\\':
+		rest = v[3:]
+	case strings.HasPrefix(v, `\\`):
+		rest = v[2:]
+		parts := strings.SplitN(rest, `\`, 3)
+		if len(parts) < 3 || parts[0] == "" || parts[1] == "" {
+			return describe(v) + `: a UNC path needs \\server\share\file` + allowed
+		}
+	default:
+		return describe(v) + ": not an absolute Windows path" + allowed
+	}
+	if strings.Contains(rest, ":") {
+		return describe(v) + `: holds ":" outside the drive letter (Windows forbids it in names)` + allowed
+	}
+	names := strings.Split(rest, `\`)
+	for _, name := range names {
+		switch {
+		case name == "":
+			return describe(v) + `: empty folder or file name (doubled or trailing \)` + allowed
+		case name == "." || name == "..":
+			return describe(v) + `: holds a "." or ".." segment; give the path without them` + allowed
+		case strings.HasSuffix(name, " ") || strings.HasSuffix(name, "."):
+			return describe(v) + ": the name " + strconv.QuoteToASCII(name) + " ends in a space or a dot, which Windows drops" + allowed
+		case reservedNames[strings.ToUpper(strings.SplitN(name, ".", 2)[0])]:
+			return describe(v) + ": " + strconv.QuoteToASCII(name) + " is a reserved device name in Windows" + allowed
+		}
+	}
+	if !strings.HasSuffix(strings.ToLower(names[len(names)-1]), ".exe") {
+		return describe(v) + ": must name the update installer's .exe file" + allowed
+	}
+	return ""
+}
+
+func isDriveLetter(b byte) bool {
+	return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')
+}

@@ -1,0 +1,2 @@
+﻿#requires -Version 3.0
+Get-Date -Format 'yyyy'

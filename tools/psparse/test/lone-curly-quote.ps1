@@ -1,0 +1,2 @@
+$a = 'q’s'
+$b = 'ends with ’'

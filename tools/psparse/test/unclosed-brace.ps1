@@ -1,0 +1,6 @@
+function Test-Pool {
+    if ($true) {
+        Get-CsPool
+    }
+
+Write-Host 'done'
