@@ -98,7 +98,7 @@ var exitCodes = []ExitCode{
 	{Code: 0, Meaning: "Done: every step is done or was already done."},
 	{Code: 1, Meaning: "A preflight check failed; nothing was changed."},
 	{Code: 2, Meaning: "A step failed; the services were started again."},
-	{Code: 3, Meaning: "A step failed and starting the services again failed too: manual action needed (listed)."},
+	{Code: 3, Meaning: "A step failed and the services are not all running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
 	{Code: 3010, Meaning: "Done, but Windows needs a reboot to finish the update."},
 }
 
