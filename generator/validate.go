@@ -109,6 +109,11 @@ func checkFQDN(v string) string {
 	if strings.Contains(v, `\`) {
 		return describe(v) + ": give the server's FQDN only; a named SQL instance is read from the topology" + allowed
 	}
+	for _, r := range v {
+		if !(r == '.' || r == '-' || r < utf8.RuneSelf && dnsLabel.MatchString(string(r))) {
+			return fmt.Sprintf("%s: holds %s, which a DNS name cannot hold%s", describe(v), describeRune(r), allowed)
+		}
+	}
 	if len(v) > 253 {
 		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have", len(v))
 	}
@@ -221,4 +226,13 @@ func checkWindowsPath(v string) string {
 
 func isDriveLetter(b byte) bool {
 	return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')
+}
+
+// describeRune names a character for an error message: visible ones as
+// themselves, the others by code point.
+func describeRune(r rune) string {
+	if unicode.IsGraphic(r) && r != ' ' {
+		return fmt.Sprintf("%q (U+%04X)", r, r)
+	}
+	return fmt.Sprintf("U+%04X", r)
 }

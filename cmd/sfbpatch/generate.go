@@ -29,30 +29,38 @@ type generateCmd struct {
 }
 
 func (g *generateCmd) Run(e env) error {
-	facts, source, err := g.collect()
+	facts, source, empty, err := g.collect()
 	if err != nil {
 		return err
 	}
+	ps := empty
+	for _, p := range generator.Validate(facts) {
+		if !hasField(empty, p.Field) {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) > 0 {
+		return inputError{lines: describeProblems(ps, source)}
+	}
 	var buf bytes.Buffer
 	if err := generator.Generate(&buf, facts); err != nil {
-		var ps generator.Problems
-		if errors.As(err, &ps) {
-			return inputError{lines: describeProblems(ps, source)}
-		}
 		return err
 	}
 	return writeOutput(g.Output, buf.Bytes(), e.stdout)
 }
 
 // collect merges the facts file (if any) and the flags the user gave.
-// source tells, per fact key, how the user spelled it.
-func (g *generateCmd) collect() (generator.Facts, map[string]string, error) {
+// source tells, per fact key, how the user spelled it. A fact given but
+// empty is a problem: it is a mistake (an unset shell variable, say), not
+// a request for the default, which is to leave the fact out.
+func (g *generateCmd) collect() (generator.Facts, map[string]string, generator.Problems, error) {
 	f := generator.Facts{}
 	source := map[string]string{}
+	givenEmpty := map[string]bool{}
 	if g.Facts != "" {
 		var err error
-		if f, err = readFacts(g.Facts); err != nil {
-			return f, nil, err
+		if f, givenEmpty, err = readFacts(g.Facts); err != nil {
+			return f, nil, nil, err
 		}
 		for _, field := range generator.Fields {
 			source[field.Key] = g.Facts + ": " + field.Key
@@ -61,6 +69,7 @@ func (g *generateCmd) collect() (generator.Facts, map[string]string, error) {
 	set := func(key string, dst *string, v *string) {
 		if v != nil {
 			*dst = *v
+			givenEmpty[key] = *v == ""
 			delete(source, key)
 		}
 	}
@@ -75,10 +84,25 @@ func (g *generateCmd) collect() (generator.Facts, map[string]string, error) {
 		f.CollocatedStores = *g.CollocatedStores
 		delete(source, "collocated_stores")
 	}
-	if f.Product == "" && g.Product == nil {
+	if f.Product == "" && !givenEmpty["product"] {
 		f.Product = generator.DefaultProduct
 	}
-	return f, source, nil
+	var empty generator.Problems
+	for _, field := range generator.Fields {
+		if givenEmpty[field.Key] {
+			empty = append(empty, generator.Problem{Field: field.Key, Message: "given but empty; leave it out to use the default"})
+		}
+	}
+	return f, source, empty, nil
+}
+
+func hasField(ps generator.Problems, key string) bool {
+	for _, p := range ps {
+		if p.Field == key {
+			return true
+		}
+	}
+	return false
 }
 
 // describeProblems names each problem's field as the user wrote it: the
@@ -100,29 +124,39 @@ func describeProblems(ps generator.Problems, source map[string]string) []string 
 }
 
 // readFacts reads a facts file strictly: unknown fields and wrong types
-// are errors that name the field.
-func readFacts(path string) (generator.Facts, error) {
+// are errors that name the field. It also returns the fields given as "".
+func readFacts(path string) (generator.Facts, map[string]bool, error) {
 	var f generator.Facts
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return f, err
+		return f, nil, err
 	}
 	data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return f, inputError{lines: []string{path + ": " + describeJSONError(err)}}
+		return f, nil, inputError{lines: []string{path + ": " + describeJSONError(err)}}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return f, inputError{lines: []string{path + ": holds more than one JSON object"}}
+		return f, nil, inputError{lines: []string{path + ": holds more than one JSON value"}}
 	}
-	return f, nil
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return f, nil, inputError{lines: []string{path + ": " + describeJSONError(err)}}
+	}
+	empty := map[string]bool{}
+	for key, v := range raw {
+		empty[key] = string(v) == `""`
+	}
+	return f, empty, nil
 }
 
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "must hold one JSON object of facts, got a JSON " + typeErr.Value
 	case errors.As(err, &typeErr):
 		want := "a string"
 		if typeErr.Type.Kind().String() == "bool" {
