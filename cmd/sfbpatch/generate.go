@@ -90,7 +90,7 @@ func (g *generateCmd) collect() (generator.Facts, map[string]string, generator.P
 	var empty generator.Problems
 	for _, field := range generator.Fields {
 		if givenEmpty[field.Key] {
-			empty = append(empty, generator.Problem{Field: field.Key, Message: "given but empty; leave it out to use the default"})
+			empty = append(empty, generator.Problem{Field: field.Key, Message: "given but empty: give a value, or leave it out"})
 		}
 	}
 	return f, source, empty, nil

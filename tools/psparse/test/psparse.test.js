@@ -11,7 +11,7 @@ const TOOL = path.join(__dirname, '..', 'psparse.js');
 const fixture = (name) => path.join(__dirname, name);
 
 function run(...args) {
-  const r = spawnSync(process.execPath, [TOOL, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [TOOL, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
