@@ -100,6 +100,11 @@ type Step struct {
 	// Override is the script switch that lets a step without commands go
 	// on, with a warning, when its test fails.
 	Override string `json:"override,omitempty"`
+	// NotNeededWhen names the script variable that, when true at the start
+	// of the run, makes the step unnecessary: a run that stopped after the
+	// installer resumes after it. NotNeededReason says it in words.
+	NotNeededWhen   string `json:"not_needed_when,omitempty"`
+	NotNeededReason string `json:"not_needed_reason,omitempty"`
 	// SkipSwitch is the script switch that skips the step, if any.
 	SkipSwitch string `json:"skip_switch,omitempty"`
 	// OnFailure says what happens and what to do when the step fails.

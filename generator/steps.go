@@ -98,15 +98,21 @@ var (
 // services, a step beyond the doc. Doc steps 1 to 3 are preflight checks.
 func steps(p Product, f Facts) []Step {
 	updateTest := Probe{
-		Description: "No --target-version was given, so the installer always runs; it installs only the updates not yet applied.",
+		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates (no --target-version was given; otherwise the installer runs, and it installs only the updates not yet applied).`,
 		Expression:  "Get-UpdateState",
 	}
 	if f.TargetVersion != "" {
 		updateTest.Description = fmt.Sprintf("The installed %s version is at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys).", p.CoreComponents)
 	}
 	const rerun = "Fix the cause shown, then run the script again: it resumes at this step."
+	const (
+		installed       = "UpdateInstalled"
+		installedReason = "The update was already installed when the run began (the test of doc step 7): a run that stopped after the installer resumes after it."
+		complete        = "UpdateInstalledAndDatabasesCurrent"
+		completeReason  = "The update was already installed and the databases current when the run began: the procedure is complete."
+	)
 	return []Step{
-		{ID: "stop-services", DocStep: 4, Phase: PhaseDowntime, StartsDowntime: true,
+		{ID: "stop-services", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 4, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:           fmt.Sprintf("Stop the %s services", p.Name),
 			Why:             "The update cannot replace files that running services hold. The downtime clock starts here.",
 			Test:            csStopped,
@@ -114,33 +120,33 @@ func steps(p Product, f Facts) []Step {
 			ManagementShell: true,
 			Verify:          csStopped,
 			OnFailure:       rerun},
-		{ID: "stop-w3svc", DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
+		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
 			Why:       "IIS hosts the product's web components, which the update replaces.",
 			Test:      w3svcStopped,
 			Commands:  []string{"net stop w3svc"},
 			Verify:    w3svcStopped,
 			OnFailure: rerun},
-		{ID: "close-shells", DocStep: 6, Phase: PhaseDowntime, Override: "Force",
+		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Phase: PhaseDowntime, Override: "Force",
 			Title:     fmt.Sprintf("Close every %s window", p.ShellName),
 			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: its Cs cmdlets run in child processes.",
 			Test:      noOpenShell,
 			Verify:    noOpenShell,
 			OnFailure: "Close the processes listed (or run with -Force), then run the script again."},
-		{ID: "install-update", DocStep: 7, Phase: PhaseDowntime,
+		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Phase: PhaseDowntime,
 			Title:     "Install the update",
 			Why:       "The cumulative update installer applies every update that applies to this server. Its exit codes are undocumented, so success is judged by its output and, with a target version, by the installed version.",
 			Test:      updateTest,
 			Commands:  []string{fmt.Sprintf("& $UpdatePath %s", p.SilentSwitch)},
 			Verify:    Probe{Description: "The installer reported no failure (exit code 0 or 3010, no ERROR line) and, with a target version, the installed version reached it.", Expression: "Get-InstallResult"},
 			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again."},
-		{ID: "reload-shell", DocStep: 8, Phase: PhaseDowntime,
+		{ID: "reload-shell", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 8, Phase: PhaseDowntime,
 			Title:     fmt.Sprintf("Start the %s again", p.ShellName),
 			Why:       "The next commands must load the updated assemblies: each runs in a fresh child Windows PowerShell that imports the module.",
 			Test:      moduleLoads,
 			Verify:    moduleLoads,
 			OnFailure: rerun},
-		{ID: "stop-services-again", DocStep: 9, Phase: PhaseDowntime,
+		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Phase: PhaseDowntime,
 			Title:           fmt.Sprintf("Stop the %s services again", p.Name),
 			Why:             "Catches services the installer started again, so the Global Assembly Cache (GAC) assemblies are released.",
 			Test:            csStopped,
@@ -148,7 +154,7 @@ func steps(p Product, f Facts) []Step {
 			ManagementShell: true,
 			Verify:          csStopped,
 			OnFailure:       rerun},
-		{ID: "start-w3svc", DocStep: 10, Phase: PhaseDowntime,
+		{ID: "start-w3svc", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 10, Phase: PhaseDowntime,
 			Title:     "Restart the World Wide Web service",
 			Why:       "IIS runs again with the updated web components.",
 			Test:      w3svcRunning,
