@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -35,9 +36,63 @@ func BuildPlan(f Facts) (Plan, error) {
 	}
 	plan.Database = databaseTest(f)
 	plan.Variables = variables(f)
+	plan.FactTable = factTable(p, f)
 	plan.Preflight = preflight(p, f)
 	plan.Steps = steps(p, f)
+	for i := range plan.Steps {
+		plan.Steps[i].Number = i + 1
+		if plan.Steps[i].Commands == nil {
+			// The JSON plan lists no commands as [], never null.
+			plan.Steps[i].Commands = []string{}
+		}
+	}
 	return plan, nil
+}
+
+// factTable describes each fact, in the order of Fields, for the script
+// header and the runbook: what was given and what it means on this server.
+func factTable(p Product, f Facts) []FactRow {
+	sql := FactRow{Key: "sql_server_fqdn", Label: "SQL Server FQDN",
+		Meaning: "Not used: a Standard Edition server updates its local databases."}
+	collocated := FactRow{Key: "collocated_stores", Label: "Collocated stores",
+		Meaning: "Not used: it applies to an Enterprise Edition Back End only."}
+	role := "A Standard Edition server."
+	if f.Edition == EditionEnterprise {
+		role = "An Enterprise Edition Back End Server."
+		sql.Value = f.SQLServerFQDN
+		sql.Meaning = "The Back End SQL Server whose databases doc step 11 updates."
+		collocated.Value = strconv.FormatBool(f.CollocatedStores)
+		collocated.Meaning = "No Archiving or Monitoring databases on the same SQL Server."
+		if f.CollocatedStores {
+			collocated.Meaning = "Archiving or Monitoring databases are on the same SQL Server: doc step 11 adds -ExcludeCollocatedStores."
+		}
+	}
+	return []FactRow{
+		{Key: "product", Label: "Product", Value: f.Product, Meaning: p.Name + "."},
+		{Key: "edition", Label: "Edition", Value: f.Edition, Meaning: role},
+		sql,
+		collocated,
+		{Key: "update_path", Label: "Update path", Value: f.UpdatePath, Meaning: given(f.UpdatePath,
+			"The update installer on the server; -UpdatePath overrides it.",
+			fmt.Sprintf("Not given: the script runs %s from its own folder; -UpdatePath overrides it.", p.Installer))},
+		{Key: "server_fqdn", Label: "Server FQDN", Value: f.ServerFQDN, Meaning: given(f.ServerFQDN,
+			"The script refuses to run on any other host.",
+			"Not given: the script runs on any host.")},
+		{Key: "update_sha256", Label: "Update SHA-256", Value: f.UpdateSHA256, Meaning: given(f.UpdateSHA256,
+			"The script refuses an installer with another SHA-256.",
+			"Not given: the installer's SHA-256 is not checked.")},
+		{Key: "target_version", Label: "Target version", Value: f.TargetVersion, Meaning: given(f.TargetVersion,
+			"At or above this Core Components version, doc step 7 counts as done.",
+			"Not given: the installer runs unless this same installer (by SHA-256) already succeeded on this server; it installs only the updates not yet applied.")},
+	}
+}
+
+// given picks the meaning of a fact by whether it was given.
+func given(value, meaning, notGiven string) string {
+	if value != "" {
+		return meaning
+	}
+	return notGiven
 }
 
 // databaseTest returns the Test-CsDatabase command that tells whether the
@@ -73,7 +128,7 @@ func variables(f Facts) []Variable {
 		{Name: "ExpectedSha256", Value: f.UpdateSHA256, Set: f.UpdateSHA256 != "",
 			Help: "The installer's expected SHA-256 (--update-sha256); $null: not checked."},
 		{Name: "TargetVersion", Value: f.TargetVersion, Set: f.TargetVersion != "",
-			Help: "The Core Components version the update brings (--target-version); $null: unknown, the installer always runs."},
+			Help: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides."},
 	}
 	if f.Edition == EditionEnterprise {
 		v = append([]Variable{{Name: "SqlServerFqdn", Value: f.SQLServerFQDN, Set: true,

@@ -59,46 +59,80 @@ func newGoldie(t *testing.T, suffix string) *goldie.Goldie {
 	)
 }
 
-func TestGoldenScripts(t *testing.T) {
+// testVersion is the version the golden files record, so that they do not
+// change with every release.
+const testVersion = "0.0.0-test"
+
+// goldenFormats are the outputs golden-tested for every valid case.
+var goldenFormats = []struct {
+	format Format
+	suffix string
+}{
+	{FormatScript, ".ps1.golden"},
+	{FormatRunbook, ".md.golden"},
+	{FormatJSON, ".json.golden"},
+}
+
+// validCases are the facts cases that must generate: every case not named
+// invalid-*, sorted by name.
+func validCases(t testing.TB) map[string]Facts {
+	t.Helper()
+	cases := map[string]Facts{}
 	for name, path := range factCases(t) {
+		if !strings.HasPrefix(name, "invalid-") {
+			cases[name] = loadFacts(t, path)
+		}
+	}
+	return cases
+}
+
+func generate(t testing.TB, f Facts, format Format) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := Generate(&out, f, Options{Format: format, Version: testVersion}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	for name, f := range validCases(t) {
+		for _, g := range goldenFormats {
+			t.Run(name+"/"+string(g.format), func(t *testing.T) {
+				newGoldie(t, g.suffix).Assert(t, name, generate(t, f, g.format))
+			})
+		}
+	}
+}
+
+func TestGoldenInvalidFacts(t *testing.T) {
+	for name, path := range factCases(t) {
+		if !strings.HasPrefix(name, "invalid-") {
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
-			f := loadFacts(t, path)
-			var out bytes.Buffer
-			err := Generate(&out, f)
-			if strings.HasPrefix(name, "invalid-") {
+			for _, g := range goldenFormats {
+				var out bytes.Buffer
+				err := Generate(&out, loadFacts(t, path), Options{Format: g.format, Version: testVersion})
 				var ps Problems
 				if !errors.As(err, &ps) {
-					t.Fatalf("want validation problems, got %v", err)
+					t.Fatalf("%s: want validation problems, got %v", g.format, err)
 				}
 				if out.Len() != 0 {
-					t.Errorf("rejected facts wrote %d bytes", out.Len())
+					t.Errorf("%s: rejected facts wrote %d bytes", g.format, out.Len())
 				}
 				newGoldie(t, ".err").Assert(t, name, []byte(ps.Error()+"\n"))
-				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			newGoldie(t, ".ps1.golden").Assert(t, name, out.Bytes())
 		})
 	}
 }
 
-func TestScriptIsDeterministic(t *testing.T) {
-	for name, path := range factCases(t) {
-		if strings.HasPrefix(name, "invalid-") {
-			continue
-		}
-		f := loadFacts(t, path)
-		var a, b bytes.Buffer
-		if err := Generate(&a, f); err != nil {
-			t.Fatal(err)
-		}
-		if err := Generate(&b, f); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a.Bytes(), b.Bytes()) {
-			t.Errorf("%s: two runs gave different bytes", name)
+func TestOutputsAreDeterministic(t *testing.T) {
+	for name, f := range validCases(t) {
+		for _, g := range goldenFormats {
+			if !bytes.Equal(generate(t, f, g.format), generate(t, f, g.format)) {
+				t.Errorf("%s %s: two runs gave different bytes", name, g.format)
+			}
 		}
 	}
 }
@@ -106,16 +140,8 @@ func TestScriptIsDeterministic(t *testing.T) {
 // TestScriptEncoding checks the rules every script follows: CRLF only,
 // one final newline, ASCII unless a fact is not, then a UTF-8 BOM.
 func TestScriptEncoding(t *testing.T) {
-	for name, path := range factCases(t) {
-		if strings.HasPrefix(name, "invalid-") {
-			continue
-		}
-		f := loadFacts(t, path)
-		var out bytes.Buffer
-		if err := Generate(&out, f); err != nil {
-			t.Fatal(err)
-		}
-		b := out.Bytes()
+	for name, f := range validCases(t) {
+		b := generate(t, f, FormatScript)
 		hasBOM := bytes.HasPrefix(b, utf8BOM)
 		factsASCII := isASCII([]byte(f.UpdatePath + f.SQLServerFQDN + f.ServerFQDN))
 		if hasBOM == factsASCII {
@@ -132,6 +158,23 @@ func TestScriptEncoding(t *testing.T) {
 		}
 		if !bytes.HasSuffix(b, []byte("\r\n")) || bytes.HasSuffix(b, []byte("\r\n\r\n")) {
 			t.Errorf("%s: must end with exactly one CRLF", name)
+		}
+	}
+}
+
+// TestRunbookAndJSONEncoding: UTF-8 without BOM, LF only, one final newline.
+func TestRunbookAndJSONEncoding(t *testing.T) {
+	for name, f := range validCases(t) {
+		for _, format := range []Format{FormatRunbook, FormatJSON} {
+			b := generate(t, f, format)
+			switch {
+			case bytes.HasPrefix(b, utf8BOM):
+				t.Errorf("%s %s: starts with a BOM", name, format)
+			case bytes.Contains(b, []byte("\r")):
+				t.Errorf("%s %s: holds a CR", name, format)
+			case !bytes.HasSuffix(b, []byte("\n")) || bytes.HasSuffix(b, []byte("\n\n")):
+				t.Errorf("%s %s: must end with exactly one LF", name, format)
+			}
 		}
 	}
 }

@@ -4,8 +4,10 @@ package generator
 // validated facts. Every renderer (script, runbook, JSON) reads it; none
 // takes a decision of its own.
 type Plan struct {
-	Facts   Facts   `json:"facts"`
-	Product Product `json:"product"`
+	Facts Facts `json:"facts"`
+	// FactTable describes each fact for the script header and the runbook.
+	FactTable []FactRow `json:"fact_table"`
+	Product   Product   `json:"product"`
 	// Enterprise is true for an Enterprise Edition Back End, which names
 	// its SQL Server.
 	Enterprise bool `json:"enterprise"`
@@ -31,6 +33,15 @@ type Plan struct {
 	Variables []Variable `json:"variables"`
 }
 
+// FactRow is one fact as a reviewer reads it: Value is the fact as given
+// ("" when it was not), Meaning what it means for this server.
+type FactRow struct {
+	Key     string `json:"key"`
+	Label   string `json:"label"`
+	Value   string `json:"value"`
+	Meaning string `json:"meaning"`
+}
+
 // Database holds the read-only database test of step 11 and of the
 // preflight mirroring check.
 type Database struct {
@@ -54,8 +65,10 @@ type Installer struct {
 // returns nothing when the check passes and a description of the problem
 // when it fails.
 type Check struct {
-	ID      string `json:"id"`
-	DocStep int    `json:"doc_step,omitempty"`
+	ID string `json:"id"`
+	// DocStep is the step of Microsoft's procedure the check belongs to;
+	// 0 for a check beyond the doc.
+	DocStep int    `json:"doc_step"`
 	Title   string `json:"title"`
 	Test    string `json:"test"`
 	Remedy  string `json:"remedy"`
@@ -69,9 +82,12 @@ type Check struct {
 // commands that reach it, and a verification afterwards.
 type Step struct {
 	ID string `json:"id"`
+	// Number is the step's place in the script, from 1: the runbook's
+	// "Step N".
+	Number int `json:"number"`
 	// DocStep is the step number in Microsoft's procedure; 0 for a step
 	// beyond the doc.
-	DocStep int    `json:"doc_step,omitempty"`
+	DocStep int    `json:"doc_step"`
 	Title   string `json:"title"`
 	Phase   string `json:"phase"`
 	// Why says what the step is for, in one or two sentences.

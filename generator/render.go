@@ -2,8 +2,10 @@ package generator
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -13,37 +15,129 @@ import (
 
 // funcs is the whole FuncMap: escaping only. Templates take no decisions.
 var funcs = template.FuncMap{
-	"psq": PSQuote,
+	"psq":     PSQuote,
+	"comment": CommentText,
+	"md":      MarkdownText,
+	"mdcode":  MarkdownCode,
 }
 
-var scriptTemplate = template.Must(template.New("script.ps1.tmpl").
+// tmpl holds every template, parsed once: a broken template stops the
+// program at startup, not in the middle of a change.
+var tmpl = template.Must(template.New("").
 	Funcs(funcs).
 	Option("missingkey=error").
-	ParseFS(templates.FS, "script.ps1.tmpl"))
+	ParseFS(templates.FS, "*.tmpl"))
+
+// Format is an output of sfbpatch generate.
+type Format string
+
+// Formats.
+const (
+	FormatScript  Format = "ps1"  // the patch script
+	FormatRunbook Format = "md"   // the reviewer's runbook, in Markdown
+	FormatJSON    Format = "json" // the plan, for CMDBs and automation
+)
+
+// Options say what to render. The zero value renders the script with this
+// sfbpatch's Version.
+type Options struct {
+	// Format is the output; empty means FormatScript.
+	Format Format
+	// Version is the sfbpatch version the script header records; empty
+	// means Version. Tests pin it so that golden files do not change with
+	// every release; verify passes the version of the script it checks.
+	Version string
+}
+
+// versionPattern keeps the version on its header line, where verify reads
+// it back.
+var versionPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
+
+func (o Options) version() (string, error) {
+	if o.Version == "" {
+		return Version, nil
+	}
+	if !versionPattern.MatchString(o.Version) {
+		return "", fmt.Errorf("version %q: allowed: letters, digits, '.', '+' and '-'", o.Version)
+	}
+	return o.Version, nil
+}
+
+// Generate validates the facts, plans and renders the chosen output, and
+// writes it to w only once it is complete.
+func Generate(w io.Writer, f Facts, opts Options) error {
+	plan, err := BuildPlan(f)
+	if err != nil {
+		return err
+	}
+	out, err := Render(plan, opts)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// Render renders one output of a plan.
+func Render(p Plan, opts Options) ([]byte, error) {
+	switch opts.Format {
+	case "", FormatScript:
+		return RenderScript(p, opts)
+	case FormatRunbook:
+		return RenderRunbook(p, opts)
+	case FormatJSON:
+		return RenderJSON(p)
+	default:
+		return nil, fmt.Errorf("format %q: allowed: %s, %s, %s", opts.Format, FormatScript, FormatRunbook, FormatJSON)
+	}
+}
+
+// RenderScript renders the patch script of a plan: the header, then the
+// body. CRLF line endings; pure ASCII, or UTF-8 with a BOM when a fact
+// holds non-ASCII text. The BOM stays the first bytes, before the header.
+func RenderScript(p Plan, opts Options) ([]byte, error) {
+	version, err := opts.version()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", p); err != nil {
+		return nil, fmt.Errorf("render script: %w", err)
+	}
+	body := crlf(buf.Bytes())
+	header, err := renderHeader(p, version, body)
+	if err != nil {
+		return nil, err
+	}
+	out := append(header, body...)
+	if !isASCII(out) {
+		out = append(append([]byte{}, utf8BOM...), out...)
+	}
+	return out, nil
+}
+
+// RenderJSON renders the plan itself, for CMDBs and automation: the field
+// names are the json tags of Plan, documented in the README. Indented,
+// with < > & as themselves, LF line endings and one final newline.
+func RenderJSON(p Plan) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("render json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
 
 // utf8BOM makes Windows PowerShell 5.1 read a script as UTF-8 instead of
 // the ANSI code page.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// RenderScript renders the patch script of a plan: CRLF line endings,
-// pure ASCII, or UTF-8 with a BOM when a fact holds non-ASCII text.
-func RenderScript(p Plan) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := scriptTemplate.Execute(&buf, p); err != nil {
-		return nil, fmt.Errorf("render script: %w", err)
-	}
-	return windowsText(buf.Bytes()), nil
-}
-
-// windowsText turns LF into CRLF and adds a BOM to non-ASCII text.
-func windowsText(b []byte) []byte {
+// crlf turns every line ending into CRLF.
+func crlf(b []byte) []byte {
 	text := strings.ReplaceAll(string(b), "\r\n", "\n")
-	text = strings.ReplaceAll(text, "\n", "\r\n")
-	out := []byte(text)
-	if !isASCII(out) {
-		out = append(append([]byte{}, utf8BOM...), out...)
-	}
-	return out
+	return []byte(strings.ReplaceAll(text, "\n", "\r\n"))
 }
 
 func isASCII(b []byte) bool {
@@ -53,19 +147,4 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// Generate validates the facts, plans and renders the script, and writes
-// it to w only once it is complete.
-func Generate(w io.Writer, f Facts) error {
-	plan, err := BuildPlan(f)
-	if err != nil {
-		return err
-	}
-	out, err := RenderScript(plan)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(out)
-	return err
 }

@@ -37,7 +37,7 @@ func preflight(p Product, f Facts) []Check {
 			Test:   "Get-ModuleProblem",
 			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from a Front End Server of the pool."},
 		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
-			Title:  fmt.Sprintf("No other process holds the %s or its module.", p.ShellName),
+			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window) holds the module's assemblies.", p.ShellName),
 			Test:   "Get-OpenShellProblem",
 			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
 		Check{ID: "pending-reboot", Override: "IgnorePendingReboot",
@@ -81,7 +81,7 @@ var (
 		Expression:  "Get-W3svcState -Desired 'Running'",
 	}
 	noOpenShell = Probe{
-		Description: "No other process holds the Management Shell or the module's assemblies.",
+		Description: "No other Windows PowerShell process (a Management Shell window) holds the module's assemblies.",
 		Expression:  "Get-OpenShellState",
 	}
 	moduleLoads = Probe{
@@ -137,8 +137,8 @@ func steps(p Product, f Facts) []Step {
 			Title:     "Install the update",
 			Why:       "The cumulative update installer applies every update that applies to this server. Its exit codes are undocumented, so success is judged by its output and, with a target version, by the installed version.",
 			Test:      updateTest,
-			Commands:  []string{fmt.Sprintf("& $UpdatePath %s", p.SilentSwitch)},
-			Verify:    Probe{Description: "The installer reported no failure (exit code 0 or 3010, no ERROR line) and, with a target version, the installed version reached it.", Expression: "Get-InstallResult"},
+			Commands:  []string{fmt.Sprintf("Invoke-UpdateInstaller -LiteralPath $UpdatePath -ArgumentList %s", PSQuote(p.SilentSwitch))},
+			Verify:    Probe{Description: "The installer reported no failure (exit code 0, 1641 or 3010, no ERROR line) and, with a target version, the installed version reached it.", Expression: "Get-InstallResult"},
 			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again."},
 		{ID: "reload-shell", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 8, Phase: PhaseDowntime,
 			Title:     fmt.Sprintf("Start the %s again", p.ShellName),

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -115,7 +116,7 @@ func checkFQDN(v string) string {
 		}
 	}
 	if len(v) > 253 {
-		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have", len(v))
+		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have%s", len(v), allowed)
 	}
 	labels := strings.Split(v, ".")
 	if len(labels) < 2 {
@@ -126,7 +127,7 @@ func checkFQDN(v string) string {
 		case l == "":
 			return describe(v) + ": empty label" + allowed
 		case len(l) > 63:
-			return fmt.Sprintf("%s: label %q is %d characters long, over the 63 a DNS label may have", describe(v), l, len(l))
+			return fmt.Sprintf("%s: label %q is %d characters long, over the 63 a DNS label may have%s", describe(v), l, len(l), allowed)
 		case !dnsLabel.MatchString(l):
 			return describe(v) + ": label " + strconv.QuoteToASCII(l) + " is not a DNS label (no leading or trailing hyphen, no other characters)" + allowed
 		}
@@ -170,23 +171,15 @@ var reservedNames = map[string]bool{
 func checkWindowsPath(v string) string {
 	const allowed = `; allowed: an absolute Windows path to the installer, such as D:\Updates\SkypeServerUpdateInstaller.exe or \\fileserver\share\SkypeServerUpdateInstaller.exe`
 	if !utf8.ValidString(v) {
-		return "is not valid UTF-8 text"
+		return "is not valid UTF-8 text" + allowed
 	}
-	if n := utf8.RuneCountInString(v); n > maxPath {
-		return fmt.Sprintf("is %d characters long, over the %d Windows allows in a path", n, maxPath)
+	// Windows counts MAX_PATH in UTF-16 code units, not in characters.
+	if n := len(utf16.Encode([]rune(v))); n > maxPath {
+		return fmt.Sprintf("is %d UTF-16 code units long, over the %d Windows allows in a path%s", n, maxPath, allowed)
 	}
 	for _, r := range v {
-		switch {
-		case r < 0x20 || r == 0x7f || unicode.Is(unicode.Cc, r):
-			return fmt.Sprintf("%s: holds control character U+%04X%s", describe(v), r, allowed)
-		case unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || r == unicode.ReplacementChar || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
-			return fmt.Sprintf("%s: holds invisible or formatting character U+%04X, which a reviewer could not see%s", describe(v), r, allowed)
-		case unicode.IsSpace(r) && r != ' ':
-			return fmt.Sprintf("%s: holds whitespace character U+%04X other than a plain space%s", describe(v), r, allowed)
-		case r == '/':
-			return describe(v) + ": use backslashes (\\) as separators" + allowed
-		case strings.ContainsRune(`<>"|?*`, r):
-			return fmt.Sprintf("%s: holds %q, which Windows forbids in paths%s", describe(v), r, allowed)
+		if msg := checkPathRune(r); msg != "" {
+			return describe(v) + ": " + msg + allowed
 		}
 	}
 	var rest string
@@ -212,6 +205,8 @@ func checkWindowsPath(v string) string {
 			return describe(v) + `: empty folder or file name (doubled or trailing \)` + allowed
 		case name == "." || name == "..":
 			return describe(v) + `: holds a "." or ".." segment; give the path without them` + allowed
+		case len(utf16.Encode([]rune(name))) > 255:
+			return describe(v) + ": a folder or file name is over the 255 characters Windows allows" + allowed
 		case strings.HasSuffix(name, " ") || strings.HasSuffix(name, "."):
 			return describe(v) + ": the name " + strconv.QuoteToASCII(name) + " ends in a space or a dot, which Windows drops" + allowed
 		case reservedNames[strings.ToUpper(strings.SplitN(name, ".", 2)[0])]:
@@ -220,6 +215,32 @@ func checkWindowsPath(v string) string {
 	}
 	if !strings.HasSuffix(strings.ToLower(names[len(names)-1]), ".exe") {
 		return describe(v) + ": must name the update installer's .exe file" + allowed
+	}
+	return ""
+}
+
+// lookalikeSeparators look like \ or / but are ordinary characters to
+// Windows: a reviewer would read a different folder than the one used.
+const lookalikeSeparators = "\u2044\u2215\u2216\u29f5\u29f8\u29f9\ufe68\uff0f\uff3c"
+
+// checkPathRune returns why r may not be in an update path, or "".
+func checkPathRune(r rune) string {
+	switch {
+	case unicode.IsControl(r):
+		return fmt.Sprintf("holds control character U+%04X", r)
+	case unicode.IsSpace(r) && r != ' ':
+		return fmt.Sprintf("holds whitespace character U+%04X other than a plain space", r)
+	case !unicode.IsGraphic(r) && r != ' ', r == unicode.ReplacementChar, r == '\u2800',
+		unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+		// Format characters, unassigned code points, noncharacters, private
+		// use and fillers: nothing a reviewer could see or type.
+		return fmt.Sprintf("holds invisible or unassigned character U+%04X, which a reviewer could not see", r)
+	case strings.ContainsRune(lookalikeSeparators, r):
+		return fmt.Sprintf("holds %s, which looks like a path separator but is not one", describeRune(r))
+	case r == '/':
+		return "use backslashes (\\) as separators"
+	case strings.ContainsRune(`<>"|?*`, r):
+		return fmt.Sprintf("holds %q, which Windows forbids in paths", r)
 	}
 	return ""
 }

@@ -24,7 +24,8 @@ type generateCmd struct {
 	ServerFQDN       *string `name:"server-fqdn" help:"FQDN of the server to patch: the script refuses to run on any other host." placeholder:"FQDN"`
 	UpdateSHA256     *string `name:"update-sha256" help:"SHA-256 of the update installer (64 hexadecimal digits): the script refuses any other file." placeholder:"HEX"`
 	TargetVersion    *string `help:"Core Components version the update brings (a.b.c.d): at or above it, the update counts as installed." placeholder:"VERSION"`
-	Output           string  `short:"o" default:"-" help:"File to write the script to; - writes to standard output." placeholder:"FILE"`
+	Format           string  `enum:"ps1,md,json" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown) or json (the plan, for CMDBs and automation). Default: ps1." placeholder:"FORMAT"`
+	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output." placeholder:"FILE"`
 	Facts            string  `type:"existingfile" help:"JSON file holding the same facts (see the README for field names); flags override it." placeholder:"FILE"`
 }
 
@@ -40,10 +41,11 @@ func (g *generateCmd) Run(e env) error {
 		}
 	}
 	if len(ps) > 0 {
-		return inputError{lines: describeProblems(ps, source)}
+		return inputError(describeProblems(ps, source)...)
 	}
 	var buf bytes.Buffer
-	if err := generator.Generate(&buf, facts); err != nil {
+	opts := generator.Options{Format: generator.Format(g.Format), Version: generator.Version}
+	if err := generator.Generate(&buf, facts, opts); err != nil {
 		return err
 	}
 	return writeOutput(g.Output, buf.Bytes(), e.stdout)
@@ -135,14 +137,14 @@ func readFacts(path string) (generator.Facts, map[string]bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return f, nil, inputError{lines: []string{path + ": " + describeJSONError(err)}}
+		return f, nil, inputError(path + ": " + describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return f, nil, inputError{lines: []string{path + ": holds more than one JSON value"}}
+		return f, nil, inputError(path + ": holds more than one JSON value")
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return f, nil, inputError{lines: []string{path + ": " + describeJSONError(err)}}
+		return f, nil, inputError(path + ": " + describeJSONError(err))
 	}
 	empty := map[string]bool{}
 	for key, v := range raw {
