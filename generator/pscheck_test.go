@@ -1,0 +1,622 @@
+package generator_test
+
+// These tests read generated scripts as PowerShell does, through the
+// parse tree that tools/psparse reports (see internal/pscheck): every
+// golden script and every facts case rendered fresh from the templates
+// must parse without errors, run the documented commands in doc order,
+// and use nothing newer than Windows PowerShell 3.0.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sfbpatch/sfbpatch/generator"
+	"github.com/sfbpatch/sfbpatch/internal/pscheck"
+)
+
+const (
+	factsDir  = "../testdata/facts"
+	goldenDir = "../testdata/golden"
+)
+
+// decodeFacts reads facts as the CLI does: unknown keys are an error.
+func decodeFacts(data []byte) (generator.Facts, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f generator.Facts
+	err := dec.Decode(&f)
+	return f, err
+}
+
+// scriptCase is one script to check and the facts it comes from.
+type scriptCase struct {
+	// name says where the script comes from: golden/<case> or rendered/<case>.
+	name  string
+	path  string
+	facts generator.Facts
+	plan  generator.Plan
+}
+
+// render builds the plan of valid facts and renders its script.
+func render(t testing.TB, f generator.Facts) (generator.Plan, []byte) {
+	t.Helper()
+	plan, err := generator.BuildPlan(f)
+	if err != nil {
+		t.Fatalf("facts %+v: %v", f, err)
+	}
+	out, err := generator.RenderScript(plan, generator.Options{})
+	if err != nil {
+		t.Fatalf("facts %+v: %v", f, err)
+	}
+	return plan, out
+}
+
+// parseScripts renders every valid facts case into dir/<case>.ps1 (so a
+// broken template fails before the goldens are regenerated, and the
+// failure names the rendered file and line), adds each golden script,
+// and parses them all in one psparse run. Cases named invalid-* are
+// rejected facts; golden_test.go checks their error text.
+func parseScripts(t *testing.T) ([]scriptCase, []pscheck.Script) {
+	t.Helper()
+	checker := pscheck.New(t)
+	factFiles, err := filepath.Glob(filepath.Join(factsDir, "*.json"))
+	if err != nil || len(factFiles) == 0 {
+		t.Fatalf("no facts files in %s: %v", factsDir, err)
+	}
+	dir := t.TempDir()
+	var cases []scriptCase
+	for _, path := range factFiles {
+		name := strings.TrimSuffix(filepath.Base(path), ".json")
+		if strings.HasPrefix(name, "invalid-") {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := decodeFacts(data)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		plan, out := render(t, f)
+		rendered := filepath.Join(dir, name+".ps1")
+		if err := os.WriteFile(rendered, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, scriptCase{name: "rendered/" + name, path: rendered, facts: f, plan: plan})
+
+		golden := filepath.Join(goldenDir, name+".ps1.golden")
+		if _, err := os.Stat(golden); err != nil {
+			t.Errorf("%s has no golden script: %v", path, err)
+			continue
+		}
+		cases = append(cases, scriptCase{name: "golden/" + name, path: golden, facts: f, plan: plan})
+	}
+	paths := make([]string, len(cases))
+	for i, c := range cases {
+		paths[i] = c.path
+	}
+	goldens, err := filepath.Glob(filepath.Join(goldenDir, "*.ps1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, golden := range goldens {
+		if !slices.Contains(paths, golden) {
+			t.Errorf("%s has no facts file in %s, so it is not checked", golden, factsDir)
+		}
+	}
+	scripts, err := checker.Parse(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cases, scripts
+}
+
+// TestGeneratedScripts parses every script once and checks it in
+// subtests: Syntax (no ERROR or MISSING node), DocOrder (the order
+// oracle), PowerShell3 (nothing newer), and OracleCanFail.
+func TestGeneratedScripts(t *testing.T) {
+	t.Parallel()
+	cases, scripts := parseScripts(t)
+	t.Run("Syntax", func(t *testing.T) {
+		for i, c := range cases {
+			if len(scripts[i].Errors) > 0 {
+				t.Errorf("%s: %d syntax errors:\n%s", c.name, len(scripts[i].Errors), scripts[i].ErrorText())
+			}
+		}
+	})
+	t.Run("DocOrder", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range checkProcedure(&scripts[i], c.facts, c.plan) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
+	t.Run("PowerShell3", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range ps3Problems(&scripts[i]) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
+	t.Run("OracleCanFail", func(t *testing.T) { oracleCanFail(t, cases, scripts) })
+}
+
+// docCommand is one command of Microsoft's procedure (DESIGN.md, "The
+// procedure"), as a command node of the script: its name and elements.
+type docCommand struct {
+	docStep  int
+	name     string
+	elements []string
+}
+
+// procedure lists the documented commands the facts call for, in doc
+// order. The installer runs from the script's $UpdatePath, whose default
+// is the update_path fact, by its literal path. Step 11's parameters follow the variant.
+func procedure(f generator.Facts, p generator.Product) []docCommand {
+	step11 := []string{"-Update", "-LocalDatabases"}
+	if f.Edition == generator.EditionEnterprise {
+		step11 = []string{"-Update", "-ConfiguredDatabases", "-SqlServerFqdn", "$SqlServerFqdn"}
+		if f.CollocatedStores {
+			step11 = append(step11, "-ExcludeCollocatedStores")
+		}
+	}
+	return []docCommand{
+		{4, "Stop-CsWindowsService", []string{}},
+		{5, "net", []string{"stop", "w3svc"}},
+		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}},
+		{9, "Stop-CsWindowsService", []string{}},
+		{10, "net", []string{"start", "w3svc"}},
+		{11, "Install-CsDatabase", step11},
+	}
+}
+
+func isDocCommand(name string) bool {
+	for _, doc := range []string{"Stop-CsWindowsService", "net", "Invoke-UpdateInstaller", "Install-CsDatabase"} {
+		if strings.EqualFold(name, doc) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkProcedure is the order oracle: in the main procedure (outside the
+// helper functions, which also start services after a failure), the
+// documented commands are command nodes in doc order, each inside the
+// action of its own doc step, and step 11's parameters match the variant.
+func checkProcedure(s *pscheck.Script, f generator.Facts, plan generator.Plan) []string {
+	want := procedure(f, plan.Product)
+	var got []int
+	for i, c := range s.Commands {
+		if c.Function == "" && isDocCommand(c.Name) {
+			got = append(got, i)
+		}
+	}
+	if len(got) != len(want) {
+		var found []string
+		for _, i := range got {
+			found = append(found, fmt.Sprintf("line %d: %s", s.Commands[i].Line, s.Text(s.Commands[i].Span)))
+		}
+		return []string{fmt.Sprintf("want the %d documented commands in the main procedure, found %d:\n\t%s",
+			len(want), len(got), strings.Join(found, "\n\t"))}
+	}
+	var problems []string
+	for k, i := range got {
+		c, w := s.Commands[i], want[k]
+		if !strings.EqualFold(c.Name, w.name) || !slices.Equal(c.Elements, w.elements) {
+			problems = append(problems, fmt.Sprintf("line %d: command %d of the procedure is %s %q, want doc step %d: %s %q",
+				c.Line, k+1, c.Name, c.Elements, w.docStep, w.name, w.elements))
+			continue
+		}
+		problems = append(problems, checkInStep(s, i, w.docStep, plan)...)
+	}
+	if f.Edition == generator.EditionEnterprise {
+		problems = append(problems, checkSQLServerFQDN(s, got[len(got)-1], f.SQLServerFQDN)...)
+	}
+	return problems
+}
+
+// checkInStep checks that command i runs in the action of doc step
+// docStep, in a child shell that loads the module first when the plan
+// says so, and that the command is what the plan shows a reviewer.
+func checkInStep(s *pscheck.Script, i, docStep int, plan generator.Plan) []string {
+	c := s.Commands[i]
+	at := fmt.Sprintf("line %d: %s (doc step %d)", c.Line, c.Name, docStep)
+	var step *generator.Step
+	for k := range plan.Steps {
+		if plan.Steps[k].DocStep == docStep {
+			step = &plan.Steps[k]
+		}
+	}
+	if step == nil {
+		return []string{at + ": the plan has no such doc step"}
+	}
+	var problems []string
+	if text := s.Text(c.Span); !slices.Contains(step.Commands, text) {
+		problems = append(problems, fmt.Sprintf("%s: runs %q, but the plan shows the reviewer %q", at, text, step.Commands))
+	}
+
+	if step.ManagementShell {
+		if lit, ok := moduleImportedBefore(s, i); !ok || *lit.Value != plan.Product.Module {
+			problems = append(problems, fmt.Sprintf("%s: not in a script block that first runs Import-Module -Name %s (the Management Shell)", at, plan.Product.Module))
+		}
+	}
+	parent, element, ok := s.Enclosing(i)
+	// Walk out through the enclosing commands to the step runner, the
+	// first one that names a doc step.
+	for ok {
+		p := s.Commands[parent]
+		if k := slices.Index(p.Elements, "-DocStep"); k >= 0 {
+			if k+1 >= len(p.Elements) || p.Elements[k+1] != strconv.Itoa(docStep) || element == 0 || p.Elements[element-1] != "-Action" {
+				problems = append(problems, fmt.Sprintf("%s: is in %s of the step at line %d with %q, not in the -Action of doc step %d",
+					at, argumentName(p, element), p.Line, p.Elements[k:min(k+2, len(p.Elements))], docStep))
+			}
+			return problems
+		}
+		parent, element, ok = s.Enclosing(parent)
+	}
+	return append(problems, at+": is not inside the -Action of any doc step")
+}
+
+func argumentName(c pscheck.Command, element int) string {
+	if element > 0 {
+		return c.Elements[element-1]
+	}
+	return "an argument"
+}
+
+// moduleImportedBefore returns the module name literal of the
+// Import-Module -Name command that runs before command i in the same
+// -ScriptBlock argument.
+func moduleImportedBefore(s *pscheck.Script, i int) (pscheck.String, bool) {
+	parent, element, ok := s.Enclosing(i)
+	if !ok || element == 0 || s.Commands[parent].Elements[element-1] != "-ScriptBlock" {
+		return pscheck.String{}, false
+	}
+	for j := i - 1; j >= 0; j-- {
+		c := s.Commands[j]
+		k := slices.Index(c.Elements, "-Name")
+		if !strings.EqualFold(c.Name, "Import-Module") || k < 0 || k+1 >= len(c.Elements) {
+			continue
+		}
+		if p, e, ok := s.Enclosing(j); !ok || p != parent || e != element {
+			continue
+		}
+		if lit, ok := s.StringAt(c.ElementSpans[k+1].Start); ok && lit.Value != nil {
+			return lit, true
+		}
+	}
+	return pscheck.String{}, false
+}
+
+// checkSQLServerFQDN follows step 11's $SqlServerFqdn (command i) out of
+// the child shell, through its param block and the -ArgumentList that
+// feeds it, to the script's one assignment: a literal holding the fact.
+func checkSQLServerFQDN(s *pscheck.Script, i int, fact string) []string {
+	const variable = "$SqlServerFqdn"
+	parent, element, ok := s.Enclosing(i)
+	if !ok || element == 0 || s.Commands[parent].Elements[element-1] != "-ScriptBlock" {
+		return []string{"step 11 does not run in a -ScriptBlock argument"}
+	}
+	p := s.Commands[parent]
+	params := listOf(paramBlock, p.Elements[element])
+	k := slices.Index(p.Elements, "-ArgumentList")
+	if k < 0 || k+1 >= len(p.Elements) {
+		return []string{fmt.Sprintf("line %d: %s passes no -ArgumentList to step 11's script block", p.Line, p.Name)}
+	}
+	args := listOf(arrayLiteral, p.Elements[k+1])
+	n := slices.IndexFunc(params, func(v string) bool { return strings.EqualFold(v, variable) })
+	if n < 0 || n >= len(args) || !strings.EqualFold(args[n], variable) {
+		return []string{fmt.Sprintf("line %d: step 11's script block takes param(%s) from -ArgumentList @(%s): %s does not come from the script's %s",
+			p.Line, strings.Join(params, ", "), strings.Join(args, ", "), variable, variable)}
+	}
+	var assigned []pscheck.String
+	for _, str := range s.Strings {
+		if strings.EqualFold(assignedVariable(s, str), variable[1:]) {
+			assigned = append(assigned, str)
+		}
+	}
+	if n := countAssignments(s, variable[1:]); n != 1 || len(assigned) != 1 {
+		return []string{fmt.Sprintf("%s is assigned %d times, %d of them a string literal; want once, a literal", variable, n, len(assigned))}
+	}
+	if lit := assigned[0]; lit.Kind != "verbatim" || lit.Value == nil || *lit.Value != fact {
+		return []string{fmt.Sprintf("line %d: %s = %s, want the sql_server_fqdn fact %q as a verbatim string", lit.Line, variable, lit.Raw, fact)}
+	}
+	return nil
+}
+
+var (
+	paramBlock   = regexp.MustCompile(`(?is)^\{\s*param\(([^)]*)\)`)
+	arrayLiteral = regexp.MustCompile(`(?s)^@\((.*)\)$`)
+)
+
+// listOf returns the comma-separated items that pattern's group captures.
+func listOf(pattern *regexp.Regexp, text string) []string {
+	m := pattern.FindStringSubmatch(text)
+	if m == nil {
+		return nil
+	}
+	var items []string
+	for _, item := range strings.Split(m[1], ",") {
+		items = append(items, strings.TrimSpace(item))
+	}
+	return items
+}
+
+// assignmentPrefix is what precedes the right-hand side of an assignment
+// statement of its own line: `$Name = ` or, for a parameter's default,
+// `[string]$Name = `. psparse does not report assignments, so the
+// assigned variable is read from the line before a literal's position.
+var assignmentPrefix = regexp.MustCompile(`^[ \t]*(?:\[[A-Za-z.]+\])?\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*$`)
+
+// assignedVariable returns the variable a string literal is assigned to,
+// or "" when the literal is not the right-hand side of an assignment.
+func assignedVariable(s *pscheck.Script, str pscheck.String) string {
+	if m := assignmentPrefix.FindStringSubmatch(s.LineBefore(str.Span.Start)); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// countAssignments counts the lines that assign the variable, outside
+// string literals.
+func countAssignments(s *pscheck.Script, name string) int {
+	pattern := regexp.MustCompile(`(?im)^[ \t]*(?:\[[A-Za-z.]+\])?\$` + regexp.QuoteMeta(name) + `[ \t]*=(?:[^=]|$)`)
+	n := 0
+	for _, m := range pattern.FindAllIndex(s.Source, -1) {
+		inString := slices.ContainsFunc(s.Strings, func(str pscheck.String) bool {
+			return str.Span.Start < m[0] && m[0] < str.Span.End
+		})
+		if !inString {
+			n++
+		}
+	}
+	return n
+}
+
+// newerCmdlets are cmdlets of Windows PowerShell 4.0 and later that a
+// script for 3.0 might reach for, with the version that brought them.
+var newerCmdlets = map[string]string{
+	"get-filehash":          "4.0",
+	"new-temporaryfile":     "5.0",
+	"new-guid":              "5.0",
+	"get-itempropertyvalue": "5.0",
+	"expand-archive":        "5.0",
+	"compress-archive":      "5.0",
+	"format-hex":            "5.0",
+	"get-clipboard":         "5.0",
+	"set-clipboard":         "5.0",
+	"write-information":     "5.0",
+	"convertfrom-string":    "5.0",
+	"get-computerinfo":      "5.1",
+	"get-timezone":          "5.1",
+}
+
+// newerNodeTypes are the tree-sitter-powershell node types of syntax that
+// Windows PowerShell 3.0 lacks (names from node-types.json). The grammar
+// has no node for a ternary, ??, ??=, ?. or a clean block: those are
+// syntax errors, which TestGeneratedScripts/Syntax catches; it parses
+// `using namespace` as a command named using.
+var newerNodeTypes = map[string]string{
+	"class_statement":           "a class (5.0)",
+	"class_property_definition": "a class property (5.0)",
+	"class_method_definition":   "a class method (5.0)",
+	"class_attribute":           "a class attribute (5.0)",
+	"enum_statement":            "an enum (5.0)",
+	"enum_member":               "an enum member (5.0)",
+	"pipeline_chain_tail":       "a && or || pipeline chain (7.0)",
+}
+
+var requiresVersion = regexp.MustCompile(`(?i)-version\s+(\d+)(?:\.(\d+))?`)
+
+// ps3Problems lists what in a parsed script needs PowerShell 4.0 or later.
+// A script must also say #Requires -Version 3.0.
+func ps3Problems(s *pscheck.Script) []string {
+	var problems []string
+	versions := 0
+	for _, r := range s.Requires {
+		lower := strings.ToLower(r)
+		if strings.Contains(lower, "-runasadministrator") {
+			problems = append(problems, r+": -RunAsAdministrator needs 4.0 (check elevation with WindowsPrincipal)")
+		}
+		if strings.Contains(lower, "-psedition") {
+			problems = append(problems, r+": -PSEdition needs 5.1")
+		}
+		if m := requiresVersion.FindStringSubmatch(r); m != nil {
+			versions++
+			if m[1] != "3" || (m[2] != "" && m[2] != "0") {
+				problems = append(problems, r+": the script must run on Windows PowerShell 3.0")
+			}
+		}
+	}
+	if versions == 0 {
+		problems = append(problems, "no #Requires -Version 3.0")
+	}
+	for _, c := range s.Commands {
+		if v, ok := newerCmdlets[strings.ToLower(c.Name)]; ok {
+			problems = append(problems, fmt.Sprintf("line %d: %s needs %s", c.Line, c.Name, v))
+		}
+		if strings.EqualFold(c.Name, "using") {
+			problems = append(problems, fmt.Sprintf("line %d: a using statement needs 5.0", c.Line))
+		}
+	}
+	for _, m := range s.MemberCalls {
+		switch strings.ToLower(m.Name) {
+		case "where":
+			problems = append(problems, fmt.Sprintf("line %d: the .Where() method needs 4.0 (use Where-Object)", m.Line))
+		case "foreach":
+			problems = append(problems, fmt.Sprintf("line %d: the .ForEach() method needs 4.0 (use ForEach-Object)", m.Line))
+		case "new":
+			problems = append(problems, fmt.Sprintf("line %d: ::new() needs 5.0 (use New-Object)", m.Line))
+		}
+	}
+	for _, n := range s.NodeTypes {
+		if what, ok := newerNodeTypes[n]; ok {
+			problems = append(problems, "the script has "+what)
+		}
+	}
+	return problems
+}
+
+// TestPowerShell3CheckCatchesNewerSyntax proves that the checks above can
+// fail: each snippet uses one construct newer than 3.0 and must show up
+// as a syntax error or a ps3Problems entry, while the 3.0 snippet must
+// show up as neither.
+func TestPowerShell3CheckCatchesNewerSyntax(t *testing.T) {
+	t.Parallel()
+	const v3 = "#Requires -Version 3.0\r\n"
+	snippets := []struct{ name, src string }{
+		{"requires-runasadministrator", v3 + "#Requires -RunAsAdministrator\r\nWrite-Host 1\r\n"},
+		{"requires-version-5.1", "#Requires -Version 5.1\r\nWrite-Host 1\r\n"},
+		{"requires-psedition", v3 + "#Requires -PSEdition Desktop\r\nWrite-Host 1\r\n"},
+		{"no-requires", "Write-Host 1\r\n"},
+		{"get-filehash", v3 + "$h = Get-FileHash -LiteralPath 'C:\\x.exe'\r\n"},
+		{"where-method", v3 + "$a = @(1, 2).Where({ $_ -gt 1 })\r\n"},
+		{"where-method-braces", v3 + "$a = @(1, 2).Where{ $_ -gt 1 }\r\n"},
+		{"foreach-method", v3 + "$a = @(1, 2).ForEach({ $_ })\r\n"},
+		{"foreach-method-braces", v3 + "$a = @(1, 2).ForEach{ $_ }\r\n"},
+		{"static-new", v3 + "$b = [System.Text.StringBuilder]::new()\r\n"},
+		{"class", v3 + "class Patch {\r\n    [string]$Path\r\n}\r\n"},
+		{"enum", v3 + "enum Phase { Downtime; Database }\r\n"},
+		{"using-namespace", v3 + "using namespace System.IO\r\nWrite-Host 1\r\n"},
+		{"ternary", v3 + "$a = $true ? 1 : 2\r\n"},
+		{"null-coalescing", v3 + "$a = $b ?? 1\r\n"},
+		{"null-coalescing-assignment", v3 + "$a ??= 1\r\n"},
+		{"null-conditional-member", v3 + "$a = ${b}?.Length\r\n"},
+		{"pipeline-chain-and", v3 + "Get-Item 'x' && Write-Host 'ok'\r\n"},
+		{"pipeline-chain-or", v3 + "Get-Item 'x' || Write-Host 'no'\r\n"},
+		{"clean-block", v3 + "function F {\r\n    process { 1 }\r\n    clean { 2 }\r\n}\r\n"},
+	}
+	const ps3 = v3 + "$o = [ordered]@{ A = 1 }\r\n" +
+		"@(1, 2) | Where-Object { $_ -gt 1 } | ForEach-Object { $_.ToString() }\r\n" +
+		"foreach ($x in @(1)) { if ($x -and -not $o) { Write-Host $x } }\r\n" +
+		"$sb = New-Object System.Text.StringBuilder\r\n[void]$sb.Append('x')\r\n"
+
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "ps3.ps1")}
+	if err := os.WriteFile(paths[0], []byte(ps3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range snippets {
+		path := filepath.Join(dir, sn.name+".ps1")
+		if err := os.WriteFile(path, []byte(sn.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	scripts, err := pscheck.New(t).Parse(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ps3Problems(&scripts[0]); len(scripts[0].Errors) > 0 || len(p) > 0 {
+		t.Errorf("a PowerShell 3.0 snippet was flagged: %q\n%s", p, scripts[0].ErrorText())
+	}
+	for i, sn := range snippets {
+		s := &scripts[i+1]
+		if len(s.Errors) == 0 && len(ps3Problems(s)) == 0 {
+			t.Errorf("%s: not detected:\n%s", sn.name, sn.src)
+		}
+	}
+}
+
+// oracleCanFail breaks a rendered script in the ways the order oracle
+// exists to catch, by editing the spans the parse tree reports, and
+// expects a problem for each.
+func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
+	k := slices.IndexFunc(cases, func(c scriptCase) bool {
+		return strings.HasPrefix(c.name, "rendered/") && c.facts.Edition == generator.EditionEnterprise && c.facts.CollocatedStores
+	})
+	if k < 0 {
+		t.Fatal("no facts case for an Enterprise Edition Back End with collocated stores")
+	}
+	c, s := cases[k], &scripts[k]
+	if problems := checkProcedure(s, c.facts, c.plan); len(problems) > 0 {
+		t.Fatalf("%s: %q", c.name, problems)
+	}
+	var main []int
+	for i, cmd := range s.Commands {
+		if cmd.Function == "" && isDocCommand(cmd.Name) {
+			main = append(main, i)
+		}
+	}
+	command := func(k int) pscheck.Command { return s.Commands[main[k]] }
+	install := command(5)
+	var fqdn pscheck.String
+	for _, str := range s.Strings {
+		if assignedVariable(s, str) == "SqlServerFqdn" {
+			fqdn = str
+		}
+	}
+	module, ok := moduleImportedBefore(s, main[0])
+	if fqdn.Raw == "" || !ok {
+		t.Fatalf("%s: cannot find the $SqlServerFqdn literal or step 4's module name", c.name)
+	}
+	// The step runner of doc step 7: the first command around the
+	// installer that names a doc step.
+	runner, _, ok := s.Enclosing(main[2])
+	for ok && !slices.Contains(s.Commands[runner].Elements, "-DocStep") {
+		runner, _, ok = s.Enclosing(runner)
+	}
+	if !ok {
+		t.Fatalf("%s: the installer is in no doc step", c.name)
+	}
+	docStep := s.Commands[runner].ElementSpans[slices.Index(s.Commands[runner].Elements, "-DocStep")+1]
+
+	// The installer moved out of its step, to the statement after it. It
+	// leaves $null behind: the grammar wrongly rejects an empty { }.
+	r, inst := s.Commands[runner].Span, command(2).Span
+	outside := string(s.Source[r.Start:inst.Start]) + "$null" + string(s.Source[inst.End:r.End]) + "\r\n" + s.Text(inst)
+
+	type edit struct {
+		span pscheck.Span
+		text string
+	}
+	mutants := map[string][]edit{
+		"no -ExcludeCollocatedStores": {{install.ElementSpans[len(install.ElementSpans)-1], ""}},
+		"steps 5 and 10 swapped": {
+			{command(1).Span, s.Text(command(4).Span)},
+			{command(4).Span, s.Text(command(1).Span)},
+		},
+		"another SQL Server":         {{fqdn.Span, generator.PSQuote("sql99.contoso.com")}},
+		"step 4 without module":      {{module.Span, generator.PSQuote("Other")}},
+		"installer without args":     {{command(2).ElementSpans[0], ""}},
+		"installer in doc step 6":    {{docStep, "6"}},
+		"installer outside the step": {{s.Commands[runner].Span, outside}},
+	}
+	dir := t.TempDir()
+	var names, paths []string
+	for name, edits := range mutants {
+		slices.SortFunc(edits, func(a, b edit) int { return b.span.Start - a.span.Start })
+		src := slices.Clone(s.Source)
+		for _, e := range edits {
+			src = slices.Concat(src[:e.span.Start], []byte(e.text), src[e.span.End:])
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".ps1")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names, paths = append(names, name), append(paths, path)
+	}
+	mutated, err := pscheck.New(t).Parse(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		if len(mutated[i].Errors) > 0 {
+			t.Errorf("%s: the mutant must parse, for the oracle to be what fails:\n%s", name, mutated[i].ErrorText())
+		}
+		if problems := checkProcedure(&mutated[i], c.facts, c.plan); len(problems) == 0 {
+			t.Errorf("%s: the oracle found nothing wrong", name)
+		} else {
+			t.Logf("%s: %s", name, problems[0])
+		}
+	}
+}
