@@ -3,9 +3,10 @@ module github.com/sfbpatch/sfbpatch
 go 1.26.8
 
 require (
-	github.com/alecthomas/kong v1.17.0 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/sebdah/goldie/v2 v2.8.0 // indirect
-	github.com/sergi/go-diff v1.0.0 // indirect
+	github.com/alecthomas/kong v1.17.0
+	github.com/google/go-cmp v0.7.0
+	github.com/pmezard/go-difflib v1.0.0
+	github.com/sebdah/goldie/v2 v2.8.0
 )
+
+require github.com/sergi/go-diff v1.0.0 // indirect
