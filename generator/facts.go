@@ -1,5 +1,12 @@
 package generator
 
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
 // Facts are what the administrator knows about the server to patch. They
 // come from flags, a facts file or an inventory row; Validate checks them
 // before anything is planned.
@@ -56,3 +63,19 @@ var Fields = []Field{
 
 // Version is the version of sfbpatch.
 const Version = "0.1.0"
+
+// DecodeFacts reads facts from JSON strictly: a field sfbpatch does not
+// know is an error, not a fact silently dropped, and so is anything after
+// the one JSON value. A UTF-8 byte order mark (as Notepad writes) is skipped.
+func DecodeFacts(data []byte) (Facts, error) {
+	var f Facts
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, utf8BOM)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return f, errors.New("holds more than one JSON value")
+	}
+	return f, nil
+}

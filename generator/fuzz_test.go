@@ -176,7 +176,7 @@ func factSeeds(t testing.TB) []generator.Facts {
 	t.Helper()
 	var seeds []generator.Facts
 	for _, line := range seedLines(t, "facts.jsonl") {
-		f, err := decodeFacts([]byte(line))
+		f, err := generator.DecodeFacts([]byte(line))
 		if err != nil {
 			t.Fatalf("facts.jsonl: %s: %v", line, err)
 		}
@@ -191,7 +191,7 @@ func factSeeds(t testing.TB) []generator.Facts {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := decodeFacts(data)
+		f, err := generator.DecodeFacts(data)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

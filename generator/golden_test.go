@@ -2,7 +2,6 @@ package generator
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,10 +26,8 @@ func loadFacts(t testing.TB, path string) Facts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var f Facts
-	if err := dec.Decode(&f); err != nil {
+	f, err := DecodeFacts(data)
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return f

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 )
 
@@ -89,9 +88,9 @@ func parseHeader(script []byte) (Header, []byte, error) {
 		case !bytes.HasPrefix(line, []byte("#")):
 			return h, nil, errors.New("unreadable sfbpatch header: it ends before its sfbpatch-body-sha256 line")
 		case bytes.HasPrefix(line, []byte(headerFactsLine)):
-			f, err := decodeHeaderFacts(line[len(headerFactsLine):])
+			f, err := DecodeFacts(line[len(headerFactsLine):])
 			if err != nil {
-				return h, nil, err
+				return h, nil, fmt.Errorf("unreadable sfbpatch header: its sfbpatch-facts line: %w", err)
 			}
 			h.Facts, factsSeen = f, true
 		case bytes.HasPrefix(line, []byte(headerBodyHashLine)):
@@ -106,21 +105,6 @@ func parseHeader(script []byte) (Header, []byte, error) {
 		}
 	}
 	return h, nil, errors.New("unreadable sfbpatch header: it has no sfbpatch-body-sha256 line")
-}
-
-// decodeHeaderFacts reads the facts line strictly: a field this version
-// does not know is an error, not a fact silently dropped.
-func decodeHeaderFacts(data []byte) (Facts, error) {
-	var f Facts
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return f, fmt.Errorf("unreadable sfbpatch header: its sfbpatch-facts line: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return f, errors.New("unreadable sfbpatch header: its sfbpatch-facts line holds more than one JSON value")
-	}
-	return f, nil
 }
 
 // nextLine splits b after its first LF; the line has no CR or LF.

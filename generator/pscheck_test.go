@@ -7,8 +7,6 @@ package generator_test
 // and use nothing newer than Windows PowerShell 3.0.
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,15 +24,6 @@ const (
 	factsDir  = "../testdata/facts"
 	goldenDir = "../testdata/golden"
 )
-
-// decodeFacts reads facts as the CLI does: unknown keys are an error.
-func decodeFacts(data []byte) (generator.Facts, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var f generator.Facts
-	err := dec.Decode(&f)
-	return f, err
-}
 
 // scriptCase is one script to check and the facts it comes from.
 type scriptCase struct {
@@ -82,7 +71,7 @@ func parseScripts(t *testing.T) ([]scriptCase, []pscheck.Script) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := decodeFacts(data)
+		f, err := generator.DecodeFacts(data)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

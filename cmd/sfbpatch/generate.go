@@ -128,22 +128,16 @@ func describeProblems(ps generator.Problems, source map[string]string) []string 
 // readFacts reads a facts file strictly: unknown fields and wrong types
 // are errors that name the field. It also returns the fields given as "".
 func readFacts(path string) (generator.Facts, map[string]bool, error) {
-	var f generator.Facts
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return f, nil, err
+		return generator.Facts{}, nil, err
 	}
-	data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	f, err := generator.DecodeFacts(data)
+	if err != nil {
 		return f, nil, inputError(path + ": " + describeJSONError(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return f, nil, inputError(path + ": holds more than one JSON value")
-	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\uFEFF")), &raw); err != nil {
 		return f, nil, inputError(path + ": " + describeJSONError(err))
 	}
 	empty := map[string]bool{}
