@@ -203,3 +203,37 @@ func TestCLIHelpNamesExitCodes(t *testing.T) {
 		t.Errorf("generate --help lacks --format: %s", r.stdout)
 	}
 }
+
+func TestCLIGenerateFactsFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	facts := filepath.Join(dir, "be01.json")
+	if err := os.WriteFile(facts, []byte("\ufeff"+`{"product":"lync2013","edition":"enterprise","sql_server_fqdn":"sql01.contoso.com","update_path":""}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr, or in stdout when code is 0
+	}{
+		{"defaults", []string{"generate", "--edition", "standard"}, exitOK, "Skype for Business Server 2015 Standard Edition server"},
+		{"facts file field given empty", []string{"generate", "--facts", facts}, exitBadInput, facts + ": update_path: given but empty"},
+		{"flag overrides the file", []string{"generate", "--facts", facts, "--update-path", `D:\CU\LyncServerUpdateInstaller.exe`}, exitOK, `$UpdatePath = 'D:\CU\LyncServerUpdateInstaller.exe'`},
+		{"flag problem named as a flag", []string{"generate", "--facts", facts, "--update-path", `CU\x.exe`, "--edition", "standard"},
+			exitBadInput, "--update-path: got \"CU\\x.exe\": not an absolute Windows path"},
+		{"file problem named by file and field", []string{"generate", "--facts", facts, "--update-path", `D:\x.exe`, "--collocated-stores", "--edition", "standard"},
+			exitBadInput, facts + ": sql_server_fqdn: not allowed with edition standard"},
+		{"missing output folder", []string{"generate", "--edition", "standard", "-o", filepath.Join(dir, "no", "x.ps1")},
+			exitIO, "the folder " + filepath.Join(dir, "no") + " does not exist; nothing was written"},
+	}
+	for _, c := range cases {
+		r := sfbpatch(c.args...)
+		got := r.stderr
+		if c.code == exitOK {
+			got = r.stdout
+		}
+		if r.code != c.code || !strings.Contains(got, c.want) {
+			t.Errorf("%s: exit %d, want %d with %q in:\n%s", c.name, r.code, c.code, c.want, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,13 @@ func (g *generateCmd) Run(e env) error {
 	if err := generator.Generate(&buf, facts, opts); err != nil {
 		return err
 	}
-	return writeOutput(g.Output, buf.Bytes(), e.stdout)
+	if err := writeOutput(g.Output, buf.Bytes(), e.stdout); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--output %s: the folder %s does not exist; nothing was written", g.Output, filepath.Dir(g.Output))
+		}
+		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, err)
+	}
+	return nil
 }
 
 // collect merges the facts file (if any) and the flags the user gave.
