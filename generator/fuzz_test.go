@@ -182,20 +182,8 @@ func factSeeds(t testing.TB) []generator.Facts {
 		}
 		seeds = append(seeds, f)
 	}
-	paths, err := filepath.Glob(filepath.Join(factsDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range paths {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := generator.DecodeFacts(data)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		seeds = append(seeds, f)
+	for _, c := range generator.LoadFactCases(t) {
+		seeds = append(seeds, c.Facts)
 	}
 	for _, c := range loadHostileCases(t) {
 		seeds = append(seeds, hostileFacts(t, c.Field, c.Value))

@@ -12,43 +12,52 @@ import (
 	"github.com/sebdah/goldie/v2"
 )
 
-// factsDir holds one facts file per case; cases named invalid-* must be
+// FactsDir holds one facts file per case; cases named invalid-* must be
 // rejected, and their golden file is the error text.
-const factsDir = "../testdata/facts"
+const FactsDir = "../testdata/facts"
 
-// goldenDir holds the expected bytes. Regenerate with
+// GoldenDir holds the expected bytes. Regenerate with
 // GOLDIE_UPDATE=1 go test ./generator/ and read the diff before committing.
-const goldenDir = "../testdata/golden"
+const GoldenDir = "../testdata/golden"
 
-func loadFacts(t testing.TB, path string) Facts {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := DecodeFacts(data)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return f
+// FactCase is one facts file of FactsDir; Name is its file name without
+// .json.
+type FactCase struct {
+	Name  string
+	Path  string
+	Facts Facts
 }
 
-func factCases(t testing.TB) map[string]string {
+// Invalid reports whether validation must reject the case.
+func (c FactCase) Invalid() bool { return strings.HasPrefix(c.Name, "invalid-") }
+
+// LoadFactCases reads every facts case, sorted by name. It is exported for
+// this package's external tests (psparse checks, fuzz seeds), which see it
+// because it is in a _test.go file of the package.
+func LoadFactCases(t testing.TB) []FactCase {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(factsDir, "*.json"))
+	paths, err := filepath.Glob(filepath.Join(FactsDir, "*.json"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no facts files in %s: %v", factsDir, err)
+		t.Fatalf("no facts files in %s: %v", FactsDir, err)
 	}
-	cases := map[string]string{}
-	for _, p := range paths {
-		cases[strings.TrimSuffix(filepath.Base(p), ".json")] = p
+	cases := make([]FactCase, len(paths))
+	for i, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := DecodeFacts(data)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		cases[i] = FactCase{Name: strings.TrimSuffix(filepath.Base(path), ".json"), Path: path, Facts: f}
 	}
 	return cases
 }
 
 func newGoldie(t *testing.T, suffix string) *goldie.Goldie {
 	return goldie.New(t,
-		goldie.WithFixtureDir(goldenDir),
+		goldie.WithFixtureDir(GoldenDir),
 		goldie.WithNameSuffix(suffix),
 		goldie.WithDiffFn(func(actual, expected string) string {
 			return cmp.Diff(expected, actual) // -want +got
@@ -70,14 +79,13 @@ var goldenFormats = []struct {
 	{FormatJSON, ".json.golden"},
 }
 
-// validCases are the facts cases that must generate: every case not named
-// invalid-*, sorted by name.
+// validCases are the facts cases that must generate, by name.
 func validCases(t testing.TB) map[string]Facts {
 	t.Helper()
 	cases := map[string]Facts{}
-	for name, path := range factCases(t) {
-		if !strings.HasPrefix(name, "invalid-") {
-			cases[name] = loadFacts(t, path)
+	for _, c := range LoadFactCases(t) {
+		if !c.Invalid() {
+			cases[c.Name] = c.Facts
 		}
 	}
 	return cases
@@ -103,14 +111,14 @@ func TestGoldenOutputs(t *testing.T) {
 }
 
 func TestGoldenInvalidFacts(t *testing.T) {
-	for name, path := range factCases(t) {
-		if !strings.HasPrefix(name, "invalid-") {
+	for _, c := range LoadFactCases(t) {
+		if !c.Invalid() {
 			continue
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			for _, g := range goldenFormats {
 				var out bytes.Buffer
-				err := Generate(&out, loadFacts(t, path), Options{Format: g.format, Version: testVersion})
+				err := Generate(&out, c.Facts, Options{Format: g.format, Version: testVersion})
 				var ps Problems
 				if !errors.As(err, &ps) {
 					t.Fatalf("%s: want validation problems, got %v", g.format, err)
@@ -118,7 +126,7 @@ func TestGoldenInvalidFacts(t *testing.T) {
 				if out.Len() != 0 {
 					t.Errorf("%s: rejected facts wrote %d bytes", g.format, out.Len())
 				}
-				newGoldie(t, ".err").Assert(t, name, []byte(ps.Error()+"\n"))
+				newGoldie(t, ".err").Assert(t, c.Name, []byte(ps.Error()+"\n"))
 			}
 		})
 	}

@@ -20,11 +20,6 @@ import (
 	"github.com/sfbpatch/sfbpatch/internal/pscheck"
 )
 
-const (
-	factsDir  = "../testdata/facts"
-	goldenDir = "../testdata/golden"
-)
-
 // scriptCase is one script to check and the facts it comes from.
 type scriptCase struct {
 	// name says where the script comes from: golden/<case> or rendered/<case>.
@@ -56,25 +51,13 @@ func render(t testing.TB, f generator.Facts) (generator.Plan, []byte) {
 func parseScripts(t *testing.T) ([]scriptCase, []pscheck.Script) {
 	t.Helper()
 	checker := pscheck.New(t)
-	factFiles, err := filepath.Glob(filepath.Join(factsDir, "*.json"))
-	if err != nil || len(factFiles) == 0 {
-		t.Fatalf("no facts files in %s: %v", factsDir, err)
-	}
 	dir := t.TempDir()
 	var cases []scriptCase
-	for _, path := range factFiles {
-		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		if strings.HasPrefix(name, "invalid-") {
+	for _, c := range generator.LoadFactCases(t) {
+		if c.Invalid() {
 			continue
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := generator.DecodeFacts(data)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+		name, f := c.Name, c.Facts
 		plan, out := render(t, f)
 		rendered := filepath.Join(dir, name+".ps1")
 		if err := os.WriteFile(rendered, out, 0o644); err != nil {
@@ -82,9 +65,9 @@ func parseScripts(t *testing.T) ([]scriptCase, []pscheck.Script) {
 		}
 		cases = append(cases, scriptCase{name: "rendered/" + name, path: rendered, facts: f, plan: plan})
 
-		golden := filepath.Join(goldenDir, name+".ps1.golden")
+		golden := filepath.Join(generator.GoldenDir, name+".ps1.golden")
 		if _, err := os.Stat(golden); err != nil {
-			t.Errorf("%s has no golden script: %v", path, err)
+			t.Errorf("%s has no golden script: %v", c.Path, err)
 			continue
 		}
 		cases = append(cases, scriptCase{name: "golden/" + name, path: golden, facts: f, plan: plan})
@@ -93,13 +76,13 @@ func parseScripts(t *testing.T) ([]scriptCase, []pscheck.Script) {
 	for i, c := range cases {
 		paths[i] = c.path
 	}
-	goldens, err := filepath.Glob(filepath.Join(goldenDir, "*.ps1.golden"))
+	goldens, err := filepath.Glob(filepath.Join(generator.GoldenDir, "*.ps1.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, golden := range goldens {
 		if !slices.Contains(paths, golden) {
-			t.Errorf("%s has no facts file in %s, so it is not checked", golden, factsDir)
+			t.Errorf("%s has no facts file in %s, so it is not checked", golden, generator.FactsDir)
 		}
 	}
 	scripts, err := checker.Parse(paths...)

@@ -274,7 +274,7 @@ func TestRunbookREADMEExcerpt(t *testing.T) {
 		}
 		excerpt = append(excerpt, strings.TrimPrefix(strings.TrimPrefix(line, ">"), " "))
 	}
-	f := loadFacts(t, factsDir+"/sfb2019-enterprise-collocated.json")
+	f := validCases(t)["sfb2019-enterprise-collocated"]
 	if want := strings.Join(excerpt, "\n"); len(excerpt) < 5 || !strings.Contains(string(generate(t, f, FormatRunbook)), want) {
 		t.Errorf("README.md: the runbook excerpt is not in the rendered runbook:\n%s", want)
 	}
