@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,14 +39,18 @@ func BuildPlan(f Facts) (Plan, error) {
 	plan.Variables = variables(f)
 	plan.FactTable = factTable(p, f)
 	plan.Preflight = preflight(p, f)
-	plan.Steps = steps(p, f)
+	plan.Steps = steps(p, f, plan.Database)
 	for i := range plan.Steps {
-		plan.Steps[i].Number = i + 1
-		if plan.Steps[i].Commands == nil {
+		s := &plan.Steps[i]
+		s.Number = i + 1
+		s.Label = stepLabel(s.DocStep)
+		if s.Commands == nil {
 			// The JSON plan lists no commands as [], never null.
-			plan.Steps[i].Commands = []string{}
+			s.Commands = []string{}
 		}
 	}
+	plan.Children = children
+	plan.Window = window(plan.Steps, plan.Database)
 	return plan, nil
 }
 
@@ -82,9 +87,17 @@ func factTable(p Product, f Facts) []FactRow {
 			"The script refuses an installer with another SHA-256.",
 			"Not given: the installer's SHA-256 is not checked.")},
 		{Key: "target_version", Label: "Target version", Value: f.TargetVersion, Meaning: given(f.TargetVersion,
-			"At or above this Core Components version, doc step 7 counts as done.",
-			"Not given: the installer runs unless this same installer (by SHA-256) already succeeded on this server; it installs only the updates not yet applied.")},
+			"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
+			"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done.")},
 	}
+}
+
+// stepLabel names a step's place in the procedure.
+func stepLabel(docStep int) string {
+	if docStep == 0 {
+		return "Beyond the doc"
+	}
+	return fmt.Sprintf("Doc step %d", docStep)
 }
 
 // given picks the meaning of a fact by whether it was given.
@@ -95,18 +108,45 @@ func given(value, meaning, notGiven string) string {
 	return notGiven
 }
 
+// collocatedStores are the databases of the Archiving (LcsLog) and
+// Monitoring (LcsCDR, QoEMetrics) stores, which -ExcludeCollocatedStores
+// leaves out (DOMAIN.md section 10).
+var collocatedStores = []string{"LcsLog", "LcsCDR", "QoEMetrics"}
+
 // databaseTest returns the Test-CsDatabase command that tells whether the
-// databases of step 11 are current, and the script variables it needs.
-// Test-CsDatabase has no -LocalDatabases: -LocalService covers the
-// databases a Standard Edition server uses.
+// databases of step 11 are current, the script variables it needs, and
+// which of its rows step 11 updates. Test-CsDatabase has no
+// -LocalDatabases: -LocalService covers every database a Standard Edition
+// server uses, remote ones included, so its rows are narrowed to this
+// server's own SQL instance.
 func databaseTest(f Facts) Database {
-	if f.Edition == EditionEnterprise {
-		return Database{
-			TestCommand: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
-			Arguments:   []string{"SqlServerFqdn"},
-		}
+	if f.Edition == EditionStandard {
+		return Database{TestCommand: "Test-CsDatabase -LocalService", Server: "HostFqdn",
+			Scope: "the databases on this server's own SQL Server instance"}
 	}
-	return Database{TestCommand: "Test-CsDatabase -LocalService"}
+	db := Database{
+		TestCommand: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
+		Arguments:   []string{"SqlServerFqdn"},
+		Server:      "SqlServerFqdn",
+		Scope:       "the databases on $SqlServerFqdn",
+	}
+	if f.CollocatedStores {
+		db.Excluded = collocatedStores
+		db.Scope = "the databases on $SqlServerFqdn except the collocated Archiving and Monitoring databases LcsLog, LcsCDR and QoEMetrics"
+	}
+	return db
+}
+
+// Owns tells whether step 11 updates the database of a Test-CsDatabase
+// row: the row is on the SQL Server named by the Database's Server
+// variable, whose value is server, and is not excluded. A row may name
+// its server without its domain. The script's Select-OwnedRow applies
+// the same rule to the same data.
+func (d Database) Owns(rowServer, rowDatabase, server string) bool {
+	host, _, _ := strings.Cut(server, ".")
+	onServer := strings.EqualFold(rowServer, server) ||
+		(!strings.Contains(rowServer, ".") && strings.EqualFold(rowServer, host))
+	return onServer && !slices.ContainsFunc(d.Excluded, func(e string) bool { return strings.EqualFold(e, rowDatabase) })
 }
 
 // installDatabaseCommand is the doc step 11 command of the variant.
@@ -130,31 +170,38 @@ func variables(f Facts) []Variable {
 		{Name: "TargetVersion", Value: f.TargetVersion, Set: f.TargetVersion != "",
 			Help: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides."},
 	}
+	sql := Variable{Name: "SqlServerFqdn", Help: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server."}
 	if f.Edition == EditionEnterprise {
-		v = append([]Variable{{Name: "SqlServerFqdn", Value: f.SQLServerFQDN, Set: true,
-			Help: "The Back End SQL Server (--sql-server-fqdn)."}}, v...)
+		sql = Variable{Name: "SqlServerFqdn", Value: f.SQLServerFQDN, Set: true, Help: "The Back End SQL Server (--sql-server-fqdn)."}
 	}
-	return v
+	return append([]Variable{sql}, v...)
 }
+
+// UnattendedCommandLine is how Task Scheduler and SCCM run the script:
+// -File keeps its exit codes (with -Command every code but 0 and 1 becomes
+// 1), and -Unattended replaces -Confirm:$false, which -File cannot pass.
+const UnattendedCommandLine = `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File <script>.ps1 -Unattended`
 
 func parameters(p Product) []Parameter {
 	return []Parameter{
 		{Name: "UpdatePath", Type: "string", Help: fmt.Sprintf("Path of the update installer. Default: the path given when the script was generated, else %s in the script's own folder.", p.Installer)},
-		{Name: "LogDirectory", Type: "string", Help: `Folder for the transcript. Default: $env:ProgramData\sfbpatch.`},
+		{Name: "LogDirectory", Type: "string", Help: `Folder for the transcript and the Install-CsDatabase report. Default: $env:ProgramData\sfbpatch.`},
+		{Name: "Unattended", Type: "switch", Help: "Asks nothing: for Task Scheduler and SCCM, with " + UnattendedCommandLine + ", which keeps the exit codes. -WhatIf still changes nothing."},
 		{Name: "Force", Type: "switch", Help: "Turns the failures of the group-membership check and of the open-Management-Shell check into warnings."},
 		{Name: "IgnorePendingReboot", Type: "switch", Help: "Runs even though Windows reports a pending reboot."},
-		{Name: "LeaveServicesStopped", Type: "switch", Help: "When a step fails, leaves the services stopped instead of starting them again."},
+		{Name: "LeaveServicesStopped", Type: "switch", Help: "When a step fails, leaves the services stopped instead of starting again those that were running."},
 		{Name: "SkipStartServices", Type: "switch", Help: "Leaves the Skype for Business or Lync services stopped after step 11 (the start is a step beyond the doc)."},
-		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), for a dedicated SQL Back End without Skype for Business components: run it from a Front End Server of the pool."},
+		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), from an already updated Front End Server: for a dedicated SQL Back End without Skype for Business components. Refused on a machine the update is not installed on."},
 	}
 }
 
 var exitCodes = []ExitCode{
 	{Code: 0, Meaning: "Done: every step is done or was already done."},
-	{Code: 1, Meaning: "A preflight check failed; nothing was changed."},
-	{Code: 2, Meaning: "A step failed; the services were started again."},
-	{Code: 3, Meaning: "A step failed and the services are not all running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
-	{Code: 3010, Meaning: "Done, but Windows needs a reboot to finish the update."},
+	{Code: 1, Meaning: "Nothing was changed: a preflight check failed, the confirmation was declined, or a step failed before any change."},
+	{Code: 2, Meaning: "A step failed after a change; the services that were running before the run are running again."},
+	{Code: 3, Meaning: "A step failed and services that were running before the run are not running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
+	{Code: 4, Meaning: "Not finished: the installer started a reboot of Windows (its exit code 1641). Run the script again after the reboot: it resumes after the installer."},
+	{Code: 3010, Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
 }
 
 // downtime sets the clock's thresholds: the doc warns that a Back End

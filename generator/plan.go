@@ -19,8 +19,16 @@ type Plan struct {
 	Preflight []Check `json:"preflight"`
 	// Steps are the documented steps in doc order, then the steps beyond the doc.
 	Steps []Step `json:"steps"`
-	// Database is how the script tells whether the databases are current.
+	// Database is how the script tells whether the databases of step 11
+	// are current, and which of them step 11 updates.
 	Database Database `json:"database"`
+	// Children are the fresh Windows PowerShell processes that import the
+	// product's module, in the order the script starts them: the only
+	// places the product's cmdlets run.
+	Children []Child `json:"children"`
+	// Window lists the operations between the first service stop and the
+	// final service start of a run that installs the update, in order.
+	Window []WindowOp `json:"window"`
 	// Downtime is the window between the first stopped service and the
 	// services running again.
 	Downtime Downtime `json:"downtime"`
@@ -43,11 +51,56 @@ type FactRow struct {
 }
 
 // Database holds the read-only database test of step 11 and of the
-// preflight mirroring check.
+// preflight mirroring check, and the rows of it that step 11 owns: the
+// check looks only at the databases its command updates.
 type Database struct {
 	TestCommand string   `json:"test_command"`
 	Arguments   []string `json:"arguments,omitempty"`
+	// Server names the script variable holding the SQL Server whose
+	// databases step 11 updates: a row owned by step 11 is on it.
+	Server string `json:"server"`
+	// Excluded lists the databases on that server that step 11 leaves
+	// alone (-ExcludeCollocatedStores); absent when empty.
+	Excluded []string `json:"excluded_databases,omitempty"`
+	// Scope says in words which rows step 11 owns.
+	Scope string `json:"scope"`
 }
+
+// Child is one start of a fresh Windows PowerShell that imports the
+// product's module.
+type Child struct {
+	// Phase is the value of the script's Invoke-CsChild -Phase.
+	Phase string `json:"phase"`
+	// InWindow is true when the child runs between the first service stop
+	// and the final start.
+	InWindow bool   `json:"in_window"`
+	Purpose  string `json:"purpose"`
+}
+
+// WindowOp is one operation of the downtime window.
+type WindowOp struct {
+	// Number is the operation's place in the window, from 1.
+	Number  int    `json:"number"`
+	Kind    string `json:"kind"`
+	DocStep int    `json:"doc_step"`
+	// Where is "script" (the script's own process) or the Phase of the
+	// child that runs it.
+	Where   string `json:"where"`
+	Command string `json:"command"`
+}
+
+// Kinds of window operations (and of a step's action).
+const (
+	KindChildShell   = "child_shell"   // a fresh Windows PowerShell imports the module
+	KindChildCommand = "child_command" // a product cmdlet, in a child
+	KindNative       = "native"        // a native command such as net
+	KindInstaller    = "installer"     // the cumulative update installer
+	KindDatabaseScan = "database_scan" // Test-CsDatabase
+	KindCheck        = "check"         // a local check, no change
+	KindPrompt       = "prompt"        // a confirmation prompt
+	KindHash         = "hash"          // hashing the installer
+	KindVersionRead  = "version_read"  // reading the installed version
+)
 
 // Installer describes the cumulative update installer.
 type Installer struct {
@@ -76,6 +129,8 @@ type Check struct {
 	Override string `json:"override,omitempty"`
 	// DatabaseOnly is true when the check also runs with -DatabaseOnly.
 	DatabaseOnly bool `json:"database_only"`
+	// OnlyDatabaseOnly is true when the check runs only with -DatabaseOnly.
+	OnlyDatabaseOnly bool `json:"only_database_only"`
 }
 
 // Step is one unit of the procedure: a test of the desired state, the
@@ -87,9 +142,12 @@ type Step struct {
 	Number int `json:"number"`
 	// DocStep is the step number in Microsoft's procedure; 0 for a step
 	// beyond the doc.
-	DocStep int    `json:"doc_step"`
-	Title   string `json:"title"`
-	Phase   string `json:"phase"`
+	DocStep int `json:"doc_step"`
+	// Label is how the script and the runbook name the step's place in
+	// the procedure: "Doc step 4" or "Beyond the doc".
+	Label string `json:"label"`
+	Title string `json:"title"`
+	Phase string `json:"phase"`
 	// Why says what the step is for, in one or two sentences.
 	Why string `json:"why"`
 	// Test describes and implements the desired-state test: when it
@@ -98,13 +156,20 @@ type Step struct {
 	// Commands are the exact commands of the step, as a reviewer reads
 	// them and as the script runs them.
 	Commands []string `json:"commands"`
-	// ManagementShell is true when the commands run in a fresh child
+	// ManagementShell is true when the step runs in a fresh child
 	// Windows PowerShell that imports the product's module (doc steps 3
-	// and 8); Arguments name the script variables passed to it.
+	// and 8): the child whose Invoke-CsChild -Phase is Child. Arguments
+	// name the script variables its commands use.
 	ManagementShell bool     `json:"management_shell"`
+	Child           string   `json:"child,omitempty"`
 	Arguments       []string `json:"arguments,omitempty"`
+	// Kind is what the step's action is: a Kind* constant.
+	Kind string `json:"kind"`
 	// Verify describes and implements the check after the commands.
 	Verify Probe `json:"verify"`
+	// VerifiedAfterWindow is true when the verification runs after the
+	// services are started again, outside the downtime window.
+	VerifiedAfterWindow bool `json:"verified_after_window"`
 	// StartsDowntime is true for steps that stop a service: the downtime
 	// clock starts with the first of them that acts.
 	StartsDowntime bool `json:"starts_downtime"`
@@ -127,8 +192,8 @@ type Step struct {
 	OnFailure string `json:"on_failure"`
 }
 
-// Probe is a PowerShell expression returning $true or $false, with the
-// sentence that explains it.
+// Probe is a PowerShell expression that returns $true when the state it
+// describes holds, with the sentence that explains it.
 type Probe struct {
 	Description string `json:"description"`
 	Expression  string `json:"expression"`
@@ -169,4 +234,15 @@ type Variable struct {
 	Value string `json:"value"`
 	Set   bool   `json:"set"`
 	Help  string `json:"help"`
+}
+
+// WindowCount counts the operations of a kind in the downtime window.
+func (p Plan) WindowCount(kind string) int {
+	n := 0
+	for _, op := range p.Window {
+		if op.Kind == kind {
+			n++
+		}
+	}
+	return n
 }

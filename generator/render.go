@@ -101,7 +101,7 @@ func RenderScript(p Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", p); err != nil {
+	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", newScriptView(p)); err != nil {
 		return nil, fmt.Errorf("render script: %w", err)
 	}
 	body := crlf(buf.Bytes())
@@ -114,6 +114,29 @@ func RenderScript(p Plan, opts Options) ([]byte, error) {
 		out = append(append([]byte{}, utf8BOM...), out...)
 	}
 	return out, nil
+}
+
+// scriptView is what the script template reads: the plan, its steps by
+// ID, and the IDs of the steps each place runs ("script" for the script's
+// own process, else the child's phase), in plan order.
+type scriptView struct {
+	Plan
+	Step                  map[string]Step
+	IDs                   map[string][]string
+	UnattendedCommandLine string
+}
+
+func newScriptView(p Plan) scriptView {
+	v := scriptView{Plan: p, Step: map[string]Step{}, IDs: map[string][]string{}, UnattendedCommandLine: UnattendedCommandLine}
+	for _, s := range p.Steps {
+		v.Step[s.ID] = s
+		where := s.Child
+		if where == "" {
+			where = "script"
+		}
+		v.IDs[where] = append(v.IDs[where], s.ID)
+	}
+	return v
 }
 
 // RenderJSON renders the plan itself, for CMDBs and automation: the field

@@ -16,6 +16,12 @@ type runbookView struct {
 	// ScriptSHA256 is the SHA-256 (hex) of the .ps1 file exactly as
 	// generate writes it from the same plan and version.
 	ScriptSHA256 string
+	// UnattendedCommandLine is how schedulers run the script.
+	UnattendedCommandLine string
+	// WindowChildShells and WindowPrompts count those operations of the
+	// downtime window.
+	WindowChildShells int
+	WindowPrompts     int
 }
 
 // RenderRunbook renders the reviewer's runbook of a plan in GitHub
@@ -32,7 +38,10 @@ func RenderRunbook(p Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(script)
-	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:])}
+	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]),
+		UnattendedCommandLine: UnattendedCommandLine,
+		WindowChildShells:     p.WindowCount(KindChildShell),
+		WindowPrompts:         p.WindowCount(KindPrompt)}
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "runbook.md.tmpl", view); err != nil {
 		return nil, fmt.Errorf("render runbook: %w", err)

@@ -11,31 +11,47 @@ func preflight(p Product, f Facts) []Check {
 			Title:  "The session runs elevated (as Administrator).",
 			Test:   "Get-ElevationProblem",
 			Remedy: "Start Windows PowerShell with Run as administrator and run the script again."},
+		{ID: "64-bit", DatabaseOnly: true,
+			Title:  "The session is a 64-bit Windows PowerShell (a 32-bit one would start 32-bit children and read the 32-bit registry view).",
+			Test:   "Get-BitnessProblem",
+			Remedy: `Run the script from the 64-bit Windows PowerShell: %SystemRoot%\System32\WindowsPowerShell\v1.0\powershell.exe (from a 32-bit program: %SystemRoot%\Sysnative\WindowsPowerShell\v1.0\powershell.exe).`},
+		{ID: "can-confirm", DatabaseOnly: true,
+			Title:  "The session can ask for the confirmation, or runs with -Unattended (or -WhatIf, or -Confirm:$false).",
+			Test:   "Get-PromptProblem",
+			Remedy: "For Task Scheduler or SCCM, run: " + UnattendedCommandLine + " (keeps the exit codes)."},
 		{ID: "cs-admin", DocStep: 1, DatabaseOnly: true, Override: "Force",
 			Title:  "The user is a member of CSAdministrator or RTCUniversalServerAdmins.",
 			Test:   "Get-MembershipProblem",
 			Remedy: "Add the account to CSAdministrator or RTCUniversalServerAdmins, log off and on again (group changes apply at logon), and run the script again; -Force runs anyway."},
 	}
-	if f.ServerFQDN != "" {
-		checks = append(checks, Check{ID: "server-identity", DocStep: 1,
-			Title:  "The script runs on the server it was generated for.",
-			Test:   "Get-ServerIdentityProblem",
-			Remedy: "Run the script on the server named in $ExpectedServerFqdn, or generate a script for this server."})
-	}
 	installer := Check{ID: "installer", DocStep: 2,
-		Title:  fmt.Sprintf("The update installer exists at -UpdatePath (default: %s beside the script).", p.Installer),
+		Title:  fmt.Sprintf("The update installer exists at -UpdatePath (default: %s beside the script); it is hashed and held open (others may only read it) until it has run.", p.Installer),
 		Test:   "Get-InstallerProblem",
 		Remedy: "Download the update, extract it to the local disk and pass its path with -UpdatePath."}
 	if f.UpdateSHA256 != "" {
-		installer.Title = "The update installer exists at -UpdatePath and its SHA-256 matches $ExpectedSha256."
+		installer.Title = "The update installer exists at -UpdatePath and its SHA-256 matches $ExpectedSha256; it is held open (others may only read it) until it has run."
 		installer.Remedy = "Download the update again from Microsoft and compare its SHA-256; a different file is never run."
 	}
 	checks = append(checks,
 		installer,
 		Check{ID: "module", DocStep: 3, DatabaseOnly: true,
-			Title:  fmt.Sprintf("The %s module imports in a fresh Windows PowerShell (the %s).", p.Module, p.ShellName),
-			Test:   "Get-ModuleProblem",
-			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from a Front End Server of the pool."},
+			Title: fmt.Sprintf("The %s module imports in a fresh Windows PowerShell (the %s), which reads the services, the databases and the %s version before anything changes.",
+				p.Module, p.ShellName, p.CoreComponents),
+			Test:   "Get-ServerStateProblem",
+			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from an already updated Front End Server of the pool."},
+	)
+	if f.ServerFQDN != "" {
+		identity := Check{ID: "server-identity", DocStep: 1, DatabaseOnly: true,
+			Title:  "The script runs on the server it was generated for.",
+			Test:   "Get-ServerIdentityProblem",
+			Remedy: "Run the script on the server named in $ExpectedServerFqdn, or generate a script for this server."}
+		if f.Edition == EditionEnterprise {
+			identity.Title = "The script runs on the server it was generated for; with -DatabaseOnly, also on a Front End Server whose pool keeps its user database on $SqlServerFqdn."
+			identity.Remedy = "Run the script on the server named in $ExpectedServerFqdn, or with -DatabaseOnly on a Front End Server of a pool homed on $SqlServerFqdn."
+		}
+		checks = append(checks, identity)
+	}
+	checks = append(checks,
 		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
 			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window) holds the module's assemblies.", p.ShellName),
 			Test:   "Get-OpenShellProblem",
@@ -52,133 +68,194 @@ func preflight(p Product, f Facts) []Check {
 				Test:   "Get-SqlServerProblem",
 				Remedy: "Check the name in $SqlServerFqdn and this server's DNS settings."},
 			Check{ID: "not-mirrored", DatabaseOnly: true,
-				Title: "The Back End databases are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
+				Title: "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
 				Test:  "Get-MirrorProblem",
 				Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
 					"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
 		)
 	}
-	return checks
+	updated := Check{ID: "updated-machine", OnlyDatabaseOnly: true,
+		Title:  "With -DatabaseOnly: this machine is already updated: this installer's success is recorded here (by SHA-256).",
+		Test:   "Get-StaleMachineProblem",
+		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it), or run the whole script on this server."}
+	if f.TargetVersion != "" {
+		updated.Title = fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion, or this installer's success is recorded here (by SHA-256).", p.CoreComponents)
+	}
+	return append(checks, updated)
 }
 
-// Probe expressions: each returns 'Done', 'Absent' (nothing to do on
-// this server, reported and skipped) or 'Todo'.
+// Probe expressions. Those of steps in a child are functions of the child
+// program; the others are functions of the script.
 var (
 	csStopped = Probe{
-		Description: "Every Skype for Business or Lync service on this server is stopped (Get-CsWindowsService); none installed counts as nothing to do.",
-		Expression:  "Get-CsServiceState -Desired 'Stopped'",
+		Description: "Every Skype for Business or Lync service on this server is stopped (Get-CsWindowsService -ExcludeActivityLevel); a server without them has nothing to do.",
+		Expression:  "Test-ServicesAre -Desired 'Stopped'",
 	}
 	csRunning = Probe{
-		Description: "Every Skype for Business or Lync service on this server is running (Get-CsWindowsService).",
-		Expression:  "Get-CsServiceState -Desired 'Running'",
+		Description: "Every Skype for Business or Lync service on this server that is not disabled is running (Get-CsWindowsService -ExcludeActivityLevel).",
+		Expression:  "Test-ServicesAre -Desired 'Running'",
 	}
 	w3svcStopped = Probe{
 		Description: "The World Wide Web service (W3SVC) is stopped; a server without it has nothing to do.",
-		Expression:  "Get-W3svcState -Desired 'Stopped'",
+		Expression:  "Test-W3svc -Desired 'Stopped'",
 	}
 	w3svcRunning = Probe{
 		Description: "The World Wide Web service (W3SVC) is running; a server without it has nothing to do.",
-		Expression:  "Get-W3svcState -Desired 'Running'",
+		Expression:  "Test-W3svc -Desired 'Running'",
 	}
 	noOpenShell = Probe{
 		Description: "No other Windows PowerShell process (a Management Shell window) holds the module's assemblies.",
-		Expression:  "Get-OpenShellState",
+		Expression:  "Test-NoOpenShell",
 	}
 	moduleLoads = Probe{
-		Description: "The module imports in a fresh Windows PowerShell, with the updated assemblies.",
-		Expression:  "Get-ModuleState",
-	}
-	databasesCurrent = Probe{
-		Description: "Every database row of Test-CsDatabase has ExpectedVersion equal to InstalledVersion.",
-		Expression:  "Get-DatabaseState",
+		Description: "The child imported the module, with the updated assemblies.",
+		Expression:  "Import-Module",
 	}
 )
 
+// The resume rules: what makes a step unnecessary when the run begins.
+const (
+	installed       = "UpdateInstalled"
+	installedReason = "The update was already installed when the run began (this installer's success is recorded): a run that stopped after the installer resumes after it."
+	complete        = "UpdateInstalledAndDatabasesCurrent"
+	completeReason  = "The update was already installed and the databases current when the run began: the services are not stopped again."
+	rerun           = "Fix the cause shown, then run the script again: it resumes at this step."
+)
+
+// Children of the script, in the order it starts them.
+var children = []Child{
+	{Phase: "read", Purpose: "Before the window: imports the module (doc step 3) and reads the services, the databases and the Core Components version. Read only."},
+	{Phase: "phase-a", InWindow: true, Purpose: "Doc step 4: imports the module before anything stops, records the running services, stops them and reports their state."},
+	{Phase: "phase-b", InWindow: true, Purpose: "After the installer: imports the updated module (doc step 8), then doc steps 9, 10 and 11 and the final start, each testing its state first; the database verification and the version read follow the start."},
+}
+
 // steps lists doc steps 4 to 11 in doc order, then the start of the
 // services, a step beyond the doc. Doc steps 1 to 3 are preflight checks.
-func steps(p Product, f Facts) []Step {
+func steps(p Product, f Facts, db Database) []Step {
 	updateTest := Probe{
-		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates (no --target-version was given; otherwise the installer runs, and it installs only the updates not yet applied).`,
-		Expression:  "Get-UpdateState",
+		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Running it again is harmless: it installs only the updates not yet applied.`,
+		Expression:  "Test-InstallRecord",
+	}
+	updateVerify := Probe{
+		Description: "The installer exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot) and printed no line starting with ERROR, FAILURE or FAILED; its success is then recorded by SHA-256.",
+		Expression:  "Test-InstallResult",
 	}
 	if f.TargetVersion != "" {
-		updateTest.Description = fmt.Sprintf("The installed %s version is at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys).", p.CoreComponents)
+		updateVerify.Description += fmt.Sprintf(" After the services are back, the %s version must be at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys); if not, the step fails and its record is removed.", p.CoreComponents)
 	}
-	const rerun = "Fix the cause shown, then run the script again: it resumes at this step."
-	const (
-		installed       = "UpdateInstalled"
-		installedReason = "The update was already installed when the run began (the test of doc step 7): a run that stopped after the installer resumes after it."
-		complete        = "UpdateInstalledAndDatabasesCurrent"
-		completeReason  = "The update was already installed and the databases current when the run began: the procedure is complete."
-	)
+	databasesCurrent := Probe{
+		Description: "Every database row of " + db.TestCommand + " that step 11 updates (" + db.Scope + ") has ExpectedVersion equal to InstalledVersion. Other rows that are behind are reported as warnings with the command that updates them.",
+		Expression:  "Test-DatabasesCurrent",
+	}
 	return []Step{
 		{ID: "stop-services", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 4, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:           fmt.Sprintf("Stop the %s services", p.Name),
-			Why:             "The update cannot replace files that running services hold. The downtime clock starts here.",
+			Why:             "The update cannot replace files that running services hold. The downtime clock starts here. The services running now are recorded: a failure starts exactly those again.",
 			Test:            csStopped,
-			Commands:        []string{"Stop-CsWindowsService"},
-			ManagementShell: true,
-			Verify:          csStopped,
-			OnFailure:       rerun},
+			Commands:        []string{"Stop-CsWindowsService -Confirm:$false"},
+			ManagementShell: true, Child: "phase-a", Kind: KindChildCommand,
+			Verify:    csStopped,
+			OnFailure: rerun},
 		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
-			Why:       "IIS hosts the product's web components, which the update replaces.",
+			Why:       "IIS hosts the product's web components, which the update replaces. Whether W3SVC was running is recorded: a failure starts it again only if it was.",
 			Test:      w3svcStopped,
 			Commands:  []string{"net stop w3svc"},
+			Kind:      KindNative,
 			Verify:    w3svcStopped,
 			OnFailure: rerun},
 		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Phase: PhaseDowntime, Override: "Force",
 			Title:     fmt.Sprintf("Close every %s window", p.ShellName),
-			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: its Cs cmdlets run in child processes.",
+			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
 			Test:      noOpenShell,
+			Kind:      KindCheck,
 			Verify:    noOpenShell,
 			OnFailure: "Close the processes listed (or run with -Force), then run the script again."},
 		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Phase: PhaseDowntime,
 			Title:     "Install the update",
-			Why:       "The cumulative update installer applies every update that applies to this server. Its exit codes are undocumented, so success is judged by its output and, with a target version, by the installed version.",
+			Why:       "The cumulative update installer applies every update that applies to this server, one package per component. Its success record, by SHA-256, is the only evidence a later run takes that this step is done.",
 			Test:      updateTest,
 			Commands:  []string{fmt.Sprintf("Invoke-UpdateInstaller -LiteralPath $UpdatePath -ArgumentList %s", PSQuote(p.SilentSwitch))},
-			Verify:    Probe{Description: "The installer reported no failure (exit code 0, 1641 or 3010, no ERROR line) and, with a target version, the installed version reached it.", Expression: "Get-InstallResult"},
-			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again."},
-		{ID: "reload-shell", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 8, Phase: PhaseDowntime,
-			Title:     fmt.Sprintf("Start the %s again", p.ShellName),
-			Why:       "The next commands must load the updated assemblies: each runs in a fresh child Windows PowerShell that imports the module.",
-			Test:      moduleLoads,
+			Kind:      KindInstaller,
+			Verify:    updateVerify,
+			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot."},
+		{ID: "reload-shell", DocStep: 8, Phase: PhaseDowntime,
+			Title:           fmt.Sprintf("Start the %s again", p.ShellName),
+			Why:             "The next commands must load the updated assemblies: they run in a fresh child Windows PowerShell that imports the module after the installer.",
+			Test:            moduleLoads,
+			ManagementShell: true, Child: "phase-b", Kind: KindChildShell,
 			Verify:    moduleLoads,
 			OnFailure: rerun},
-		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Phase: PhaseDowntime,
+		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:           fmt.Sprintf("Stop the %s services again", p.Name),
 			Why:             "Catches services the installer started again, so the Global Assembly Cache (GAC) assemblies are released.",
 			Test:            csStopped,
-			Commands:        []string{"Stop-CsWindowsService"},
-			ManagementShell: true,
-			Verify:          csStopped,
-			OnFailure:       rerun},
-		{ID: "start-w3svc", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 10, Phase: PhaseDowntime,
-			Title:     "Restart the World Wide Web service",
-			Why:       "IIS runs again with the updated web components.",
-			Test:      w3svcRunning,
-			Commands:  []string{"net start w3svc"},
+			Commands:        []string{"Stop-CsWindowsService -Confirm:$false"},
+			ManagementShell: true, Child: "phase-b", Kind: KindChildCommand,
+			Verify:    csStopped,
+			OnFailure: rerun},
+		{ID: "start-w3svc", DocStep: 10, Phase: PhaseDowntime,
+			Title:           "Restart the World Wide Web service",
+			Why:             "IIS runs again with the updated web components. Its state is checked on every run, also when the rest is done.",
+			Test:            w3svcRunning,
+			Commands:        []string{"net start w3svc"},
+			ManagementShell: true, Child: "phase-b", Kind: KindNative,
 			Verify:    w3svcRunning,
 			OnFailure: rerun},
 		{ID: "update-databases", DocStep: 11, Phase: PhaseDatabase, DatabaseStep: true,
 			Title:           "Apply the changes to the SQL Server databases",
 			Why:             databaseWhy(f),
 			Test:            databasesCurrent,
-			Commands:        []string{installDatabaseCommand(f)},
-			ManagementShell: true,
-			Arguments:       databaseTest(f).Arguments,
-			Verify:          databasesCurrent,
-			OnFailure:       "Read the Install-CsDatabase log (HTML, in the user's temporary folder), fix the cause, then run the script again."},
+			Commands:        []string{installDatabaseCommand(f) + " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"},
+			ManagementShell: true, Child: "phase-b", Kind: KindChildCommand,
+			Arguments:           append(append([]string{}, db.Arguments...), "DatabaseReport"),
+			Verify:              databasesCurrent,
+			VerifiedAfterWindow: true,
+			OnFailure:           `Read the Install-CsDatabase log (the HTML file $DatabaseReport in -LogDirectory), fix the cause, then run the script again.`},
 		{ID: "start-services", Phase: PhaseRestart, SkipSwitch: "SkipStartServices", EndsDowntime: true,
 			Title:           fmt.Sprintf("Start the %s services", p.Name),
-			Why:             "The doc stops after the database update; the server returns to service only when its services run.",
+			Why:             "The doc stops after the database update; the server returns to service only when its services run. Disabled services are left alone.",
 			Test:            csRunning,
-			Commands:        []string{"Start-CsWindowsService"},
-			ManagementShell: true,
-			Verify:          csRunning,
-			OnFailure:       "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService."},
+			Commands:        []string{"Start-CsWindowsService -Confirm:$false"},
+			ManagementShell: true, Child: "phase-b", Kind: KindChildCommand,
+			Verify:    csRunning,
+			OnFailure: "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService."},
 	}
+}
+
+// window lists what a run that installs the update does between the
+// first service stop and the final start: the steps in order, each child
+// start counted once, until the step that ends the downtime.
+func window(steps []Step, db Database) []WindowOp {
+	var ops []WindowOp
+	current := ""
+	for _, s := range steps {
+		where := "script"
+		if s.Child != "" {
+			where = s.Child
+			if s.Child != current {
+				ops = append(ops, WindowOp{Kind: KindChildShell, DocStep: s.DocStep, Where: "script",
+					Command: fmt.Sprintf("Invoke-CsChild -Phase %s", PSQuote(s.Child))})
+			}
+		}
+		current = s.Child
+		if s.DatabaseStep {
+			ops = append(ops, WindowOp{Kind: KindDatabaseScan, DocStep: s.DocStep, Where: where, Command: db.TestCommand})
+		}
+		if s.Kind == KindCheck {
+			ops = append(ops, WindowOp{Kind: KindCheck, DocStep: s.DocStep, Where: where, Command: s.Test.Expression})
+		}
+		for _, c := range s.Commands {
+			ops = append(ops, WindowOp{Kind: s.Kind, DocStep: s.DocStep, Where: where, Command: c})
+		}
+		if s.EndsDowntime {
+			break
+		}
+	}
+	for i := range ops {
+		ops[i].Number = i + 1
+	}
+	return ops
 }
 
 func databaseWhy(f Facts) string {
