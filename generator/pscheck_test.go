@@ -7,6 +7,7 @@ package generator_test
 // and use nothing newer than Windows PowerShell 3.0.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 	"github.com/sfbpatch/sfbpatch/internal/pscheck"
@@ -120,19 +122,88 @@ func TestGeneratedScripts(t *testing.T) {
 		}
 	})
 	t.Run("OracleCanFail", func(t *testing.T) { oracleCanFail(t, cases, scripts) })
+	t.Run("OneLauncher", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range launcherProblems(&scripts[i]) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
+	t.Run("ChildFitsCommandLine", func(t *testing.T) {
+		for i, c := range cases {
+			if n, err := encodedChildLength(&scripts[i]); err != nil || n > childCommandBudget {
+				t.Errorf("%s: the child program takes %d characters of -EncodedCommand (%v), want at most %d", c.name, n, err, childCommandBudget)
+			}
+		}
+	})
+}
+
+// launcherProblems checks that one function starts child Windows
+// PowerShells: the only command that names powershell is in
+// Invoke-CsChild. checkPhaseOrder checks its call sites against the plan.
+func launcherProblems(s *pscheck.Script) []string {
+	var problems []string
+	launches := 0
+	for _, c := range s.Commands {
+		if strings.EqualFold(c.Name, "Start-Process") || strings.EqualFold(c.Name, "Start-Job") || powershellName.MatchString(c.Name) {
+			if c.Function != "Invoke-CsChild" {
+				problems = append(problems, fmt.Sprintf("line %d: %s starts a process outside Invoke-CsChild", c.Line, c.Name))
+			}
+			launches++
+		}
+	}
+	if launches != 1 {
+		problems = append(problems, fmt.Sprintf("%d commands start a Windows PowerShell, want the one in Invoke-CsChild", launches))
+	}
+	return problems
+}
+
+// powershellName matches a command that runs PowerShell by name, path or
+// variable: powershell, C:\...\powershell.exe, $powershell, pwsh.
+var powershellName = regexp.MustCompile(`(?i)^\$?[a-z0-9_.:\\/${}-]*\b(powershell|pwsh)(\.exe)?$`)
+
+// childCommandBudget bounds the base64 -EncodedCommand that carries the
+// child program. Windows limits a command line to 32767 characters; the
+// rest is for powershell.exe's path and switches and the encoded
+// arguments (CliXml of FQDNs, a report path and step names, about 2 KB
+// as UTF-16 before base64).
+const childCommandBudget = 24000
+
+// encodedChildLength is the length of the child program as Invoke-CsChild
+// sends it: the $CsChild block without indentation, comment lines and
+// blank lines, as UTF-16 in base64.
+func encodedChildLength(s *pscheck.Script) (int, error) {
+	program, _, ok := childProgram(s)
+	if !ok {
+		return 0, fmt.Errorf("no child program")
+	}
+	body := strings.TrimPrefix(s.Text(program), "\r\n$CsChild = {")
+	var kept []string
+	for _, line := range regexp.MustCompile(`\r?\n`).Split(body, -1) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			kept = append(kept, line)
+		}
+	}
+	units := len(utf16.Encode([]rune(strings.Join(kept, "\n"))))
+	return base64.StdEncoding.EncodedLen(2 * units), nil
 }
 
 // docCommand is one command of Microsoft's procedure (DESIGN.md, "The
-// procedure"), as a command node of the script: its name and elements.
+// procedure"), as a command node of the script: its name, its elements,
+// and where it runs: "script" or the phase of the child.
 type docCommand struct {
 	docStep  int
 	name     string
 	elements []string
+	where    string
 }
 
 // procedure lists the documented commands the facts call for, in doc
 // order. The installer runs from the script's $UpdatePath, whose default
-// is the update_path fact, by its literal path. Step 11's parameters follow the variant.
+// is the update_path fact, by its literal path. Step 11's parameters
+// follow the variant; its report goes to -LogDirectory and its check
+// decides, not its first non-fatal error. The product's cmdlets never
+// prompt: the child is not interactive.
 func procedure(f generator.Facts, p generator.Product) []docCommand {
 	step11 := []string{"-Update", "-LocalDatabases"}
 	if f.Edition == generator.EditionEnterprise {
@@ -141,13 +212,14 @@ func procedure(f generator.Facts, p generator.Product) []docCommand {
 			step11 = append(step11, "-ExcludeCollocatedStores")
 		}
 	}
+	step11 = append(step11, "-Report", "$DatabaseReport", "-ErrorAction", "Continue", "-Confirm:$false")
 	return []docCommand{
-		{4, "Stop-CsWindowsService", []string{}},
-		{5, "net", []string{"stop", "w3svc"}},
-		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}},
-		{9, "Stop-CsWindowsService", []string{}},
-		{10, "net", []string{"start", "w3svc"}},
-		{11, "Install-CsDatabase", step11},
+		{4, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-a"},
+		{5, "net", []string{"stop", "w3svc"}, "script"},
+		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}, "script"},
+		{9, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-b"},
+		{10, "net", []string{"start", "w3svc"}, "phase-b"},
+		{11, "Install-CsDatabase", step11, "phase-b"},
 	}
 }
 
@@ -160,12 +232,64 @@ func isDocCommand(name string) bool {
 	return false
 }
 
-// checkProcedure is the order oracle: in the main procedure (outside the
-// helper functions, which also start services after a failure), the
-// documented commands are command nodes in doc order, each inside the
-// action of its own doc step, and step 11's parameters match the variant.
+// childProgram returns the span of the child program, the script block
+// assigned to $CsChild, and of each of its phase sections.
+func childProgram(s *pscheck.Script) (program pscheck.Span, phases map[string]pscheck.Span, ok bool) {
+	src := string(s.Source)
+	start := strings.Index(src, "\r\n$CsChild = {\r\n")
+	if start < 0 {
+		return program, nil, false
+	}
+	end := strings.Index(src[start:], "\r\n}\r\n")
+	if end < 0 {
+		return program, nil, false
+	}
+	program = pscheck.Span{Start: start, End: start + end}
+	phases = map[string]pscheck.Span{}
+	section := regexp.MustCompile(`(?m)^    if \(\$Phase -eq '([a-z-]+)'\) \{\r$`)
+	for _, m := range section.FindAllStringSubmatchIndex(src[program.Start:program.End], -1) {
+		from := program.Start + m[0]
+		to := strings.Index(src[from:program.End+2], "\r\n    }\r\n")
+		if to < 0 {
+			return program, nil, false
+		}
+		phases[src[program.Start+m[2]:program.Start+m[3]]] = pscheck.Span{Start: from, End: from + to}
+	}
+	return program, phases, true
+}
+
+// childStarts returns the Invoke-CsChild commands of the script outside
+// the function itself, in source order, with the literal of their -Phase.
+func childStarts(s *pscheck.Script) (starts []int, phases []string) {
+	for i, c := range s.Commands {
+		if !strings.EqualFold(c.Name, "Invoke-CsChild") || c.Function == "Invoke-CsChild" {
+			continue
+		}
+		phase := ""
+		if k := slices.Index(c.Elements, "-Phase"); k >= 0 && k+1 < len(c.Elements) {
+			if lit, ok := s.StringAt(c.ElementSpans[k+1].Start); ok && lit.Value != nil {
+				phase = *lit.Value
+			}
+		}
+		starts, phases = append(starts, i), append(phases, phase)
+	}
+	return starts, phases
+}
+
+// checkProcedure is the order oracle. The documented commands are command
+// nodes outside the helper functions (which also start services after a
+// failure), each inside the -Action of its own doc step, where the plan
+// runs it: in the script, or in the child program's section of that
+// phase, after the child imports the module. The script runs them in doc
+// order: the child's phase-a start, doc steps 5 and 7 in the script, the
+// child's phase-b start; and within each place in doc order. Step 11's
+// parameters match the variant, and its $SqlServerFqdn is the fact.
 func checkProcedure(s *pscheck.Script, f generator.Facts, plan generator.Plan) []string {
 	want := procedure(f, plan.Product)
+	program, phases, ok := childProgram(s)
+	if !ok {
+		return []string{"no child program ($CsChild = { ... }) with phase sections"}
+	}
 	var got []int
 	for i, c := range s.Commands {
 		if c.Function == "" && isDocCommand(c.Name) {
@@ -177,28 +301,83 @@ func checkProcedure(s *pscheck.Script, f generator.Facts, plan generator.Plan) [
 		for _, i := range got {
 			found = append(found, fmt.Sprintf("line %d: %s", s.Commands[i].Line, s.Text(s.Commands[i].Span)))
 		}
-		return []string{fmt.Sprintf("want the %d documented commands in the main procedure, found %d:\n\t%s",
+		return []string{fmt.Sprintf("want the %d documented commands outside the helper functions, found %d:\n\t%s",
 			len(want), len(got), strings.Join(found, "\n\t"))}
 	}
+	// Match each documented command with a command node by where it runs,
+	// in source order within each place.
+	byPlace := map[string][]int{}
+	for _, i := range got {
+		place := "script"
+		for phase, span := range phases {
+			if span.Contains(s.Commands[i].Span) {
+				place = phase
+			}
+		}
+		if place == "script" && program.Contains(s.Commands[i].Span) {
+			place = "child program, outside any phase"
+		}
+		byPlace[place] = append(byPlace[place], i)
+	}
 	var problems []string
-	for k, i := range got {
-		c, w := s.Commands[i], want[k]
+	for _, w := range want {
+		if len(byPlace[w.where]) == 0 {
+			problems = append(problems, fmt.Sprintf("doc step %d: no %s %q runs in %s", w.docStep, w.name, w.elements, w.where))
+			continue
+		}
+		i := byPlace[w.where][0]
+		byPlace[w.where] = byPlace[w.where][1:]
+		c := s.Commands[i]
 		if !strings.EqualFold(c.Name, w.name) || !slices.Equal(c.Elements, w.elements) {
-			problems = append(problems, fmt.Sprintf("line %d: command %d of the procedure is %s %q, want doc step %d: %s %q",
-				c.Line, k+1, c.Name, c.Elements, w.docStep, w.name, w.elements))
+			problems = append(problems, fmt.Sprintf("line %d: in %s, the next documented command is %s %q, want doc step %d: %s %q",
+				c.Line, w.where, c.Name, c.Elements, w.docStep, w.name, w.elements))
 			continue
 		}
 		problems = append(problems, checkInStep(s, i, w.docStep, plan)...)
+		if w.where != "script" {
+			if lit, ok := moduleImportedBefore(s, i, program); !ok || *lit.Value != plan.Product.Module {
+				problems = append(problems, fmt.Sprintf("line %d: %s (doc step %d) runs before the child program imports the %s module", c.Line, c.Name, w.docStep, plan.Product.Module))
+			}
+		}
+		if w.docStep == 11 && f.Edition == generator.EditionEnterprise {
+			problems = append(problems, checkSQLServerFQDN(s, f.SQLServerFQDN)...)
+		}
 	}
-	if f.Edition == generator.EditionEnterprise {
-		problems = append(problems, checkSQLServerFQDN(s, got[len(got)-1], f.SQLServerFQDN)...)
+	for place, left := range byPlace {
+		for _, i := range left {
+			problems = append(problems, fmt.Sprintf("line %d: %s runs in %s, where the procedure has no such command", s.Commands[i].Line, s.Commands[i].Name, place))
+		}
+	}
+	return append(problems, checkPhaseOrder(s, got, plan)...)
+}
+
+// checkPhaseOrder checks the order of the places: the script starts the
+// children the plan lists, in its order, and the script's own documented
+// commands come after the phase-a start and before the phase-b start.
+func checkPhaseOrder(s *pscheck.Script, docCommands []int, plan generator.Plan) []string {
+	starts, phases := childStarts(s)
+	var want []string
+	for _, c := range plan.Children {
+		want = append(want, c.Phase)
+	}
+	if !slices.Equal(phases, want) {
+		return []string{fmt.Sprintf("the script starts the children %q, in that order; the plan lists %q", phases, want)}
+	}
+	program, _, _ := childProgram(s)
+	a, b := s.Commands[starts[slices.Index(phases, "phase-a")]], s.Commands[starts[slices.Index(phases, "phase-b")]]
+	var problems []string
+	for _, i := range docCommands {
+		c := s.Commands[i]
+		if !program.Contains(c.Span) && (c.Span.Start < a.Span.End || c.Span.Start > b.Span.Start) {
+			problems = append(problems, fmt.Sprintf("line %d: %s runs in the script, but not between the phase-a child (line %d) and the phase-b child (line %d)",
+				c.Line, c.Name, a.Line, b.Line))
+		}
 	}
 	return problems
 }
 
 // checkInStep checks that command i runs in the action of doc step
-// docStep, in a child shell that loads the module first when the plan
-// says so, and that the command is what the plan shows a reviewer.
+// docStep, and that the command is what the plan shows a reviewer.
 func checkInStep(s *pscheck.Script, i, docStep int, plan generator.Plan) []string {
 	c := s.Commands[i]
 	at := fmt.Sprintf("line %d: %s (doc step %d)", c.Line, c.Name, docStep)
@@ -215,12 +394,6 @@ func checkInStep(s *pscheck.Script, i, docStep int, plan generator.Plan) []strin
 	if text := s.Text(c.Span); !slices.Contains(step.Commands, text) {
 		problems = append(problems, fmt.Sprintf("%s: runs %q, but the plan shows the reviewer %q", at, text, step.Commands))
 	}
-
-	if step.ManagementShell {
-		if lit, ok := moduleImportedBefore(s, i); !ok || *lit.Value != plan.Product.Module {
-			problems = append(problems, fmt.Sprintf("%s: not in a script block that first runs Import-Module -Name %s (the Management Shell)", at, plan.Product.Module))
-		}
-	}
 	parent, element, ok := s.Enclosing(i)
 	// Walk out through the enclosing commands to the step runner, the
 	// first one that names a doc step.
@@ -230,6 +403,9 @@ func checkInStep(s *pscheck.Script, i, docStep int, plan generator.Plan) []strin
 			if k+1 >= len(p.Elements) || p.Elements[k+1] != strconv.Itoa(docStep) || element == 0 || p.Elements[element-1] != "-Action" {
 				problems = append(problems, fmt.Sprintf("%s: is in %s of the step at line %d with %q, not in the -Action of doc step %d",
 					at, argumentName(p, element), p.Line, p.Elements[k:min(k+2, len(p.Elements))], docStep))
+			}
+			if k := slices.Index(p.Elements, "-Id"); k < 0 || k+1 >= len(p.Elements) || p.Elements[k+1] != generator.PSQuote(step.ID) {
+				problems = append(problems, fmt.Sprintf("%s: the step runner at line %d does not carry -Id %s", at, p.Line, generator.PSQuote(step.ID)))
 			}
 			return problems
 		}
@@ -246,20 +422,16 @@ func argumentName(c pscheck.Command, element int) string {
 }
 
 // moduleImportedBefore returns the module name literal of the
-// Import-Module -Name command that runs before command i in the same
-// -ScriptBlock argument.
-func moduleImportedBefore(s *pscheck.Script, i int) (pscheck.String, bool) {
-	parent, element, ok := s.Enclosing(i)
-	if !ok || element == 0 || s.Commands[parent].Elements[element-1] != "-ScriptBlock" {
-		return pscheck.String{}, false
-	}
+// Import-Module -Name command of the child program's own body (not in a
+// function or a script block of it) that comes before command i.
+func moduleImportedBefore(s *pscheck.Script, i int, program pscheck.Span) (pscheck.String, bool) {
 	for j := i - 1; j >= 0; j-- {
 		c := s.Commands[j]
 		k := slices.Index(c.Elements, "-Name")
-		if !strings.EqualFold(c.Name, "Import-Module") || k < 0 || k+1 >= len(c.Elements) {
+		if !strings.EqualFold(c.Name, "Import-Module") || k < 0 || k+1 >= len(c.Elements) || c.Function != "" || !program.Contains(c.Span) {
 			continue
 		}
-		if p, e, ok := s.Enclosing(j); !ok || p != parent || e != element {
+		if c.ScriptBlockDepth != 1 {
 			continue
 		}
 		if lit, ok := s.StringAt(c.ElementSpans[k+1].Start); ok && lit.Value != nil {
@@ -269,26 +441,19 @@ func moduleImportedBefore(s *pscheck.Script, i int) (pscheck.String, bool) {
 	return pscheck.String{}, false
 }
 
-// checkSQLServerFQDN follows step 11's $SqlServerFqdn (command i) out of
-// the child shell, through its param block and the -ArgumentList that
-// feeds it, to the script's one assignment: a literal holding the fact.
-func checkSQLServerFQDN(s *pscheck.Script, i int, fact string) []string {
+// checkSQLServerFQDN follows step 11's $SqlServerFqdn out of the child
+// program: its place in the program's param block is its place in the
+// arguments Invoke-CsChild passes, which name the script's
+// $SqlServerFqdn, assigned once: a literal holding the fact.
+func checkSQLServerFQDN(s *pscheck.Script, fact string) []string {
 	const variable = "$SqlServerFqdn"
-	parent, element, ok := s.Enclosing(i)
-	if !ok || element == 0 || s.Commands[parent].Elements[element-1] != "-ScriptBlock" {
-		return []string{"step 11 does not run in a -ScriptBlock argument"}
-	}
-	p := s.Commands[parent]
-	params := listOf(paramBlock, p.Elements[element])
-	k := slices.Index(p.Elements, "-ArgumentList")
-	if k < 0 || k+1 >= len(p.Elements) {
-		return []string{fmt.Sprintf("line %d: %s passes no -ArgumentList to step 11's script block", p.Line, p.Name)}
-	}
-	args := listOf(arrayLiteral, p.Elements[k+1])
+	program, _, _ := childProgram(s)
+	params := listOf(paramBlock, s.Text(program))
+	args := listOf(childArgumentList, string(s.Source))
 	n := slices.IndexFunc(params, func(v string) bool { return strings.EqualFold(v, variable) })
 	if n < 0 || n >= len(args) || !strings.EqualFold(args[n], variable) {
-		return []string{fmt.Sprintf("line %d: step 11's script block takes param(%s) from -ArgumentList @(%s): %s does not come from the script's %s",
-			p.Line, strings.Join(params, ", "), strings.Join(args, ", "), variable, variable)}
+		return []string{fmt.Sprintf("the child program takes param(%s) from @(%s): %s does not come from the script's %s",
+			strings.Join(params, ", "), strings.Join(args, ", "), variable, variable)}
 	}
 	var assigned []pscheck.String
 	for _, str := range s.Strings {
@@ -306,8 +471,8 @@ func checkSQLServerFQDN(s *pscheck.Script, i int, fact string) []string {
 }
 
 var (
-	paramBlock   = regexp.MustCompile(`(?is)^\{\s*param\(([^)]*)\)`)
-	arrayLiteral = regexp.MustCompile(`(?s)^@\((.*)\)$`)
+	paramBlock        = regexp.MustCompile(`(?is)\$CsChild = \{\s*param\(([^)]*)\)`)
+	childArgumentList = regexp.MustCompile(`(?m)^\s*\$childArguments = @\(([^)]*)\)\r?$`)
 )
 
 // listOf returns the comma-separated items that pattern's group captures.
@@ -513,38 +678,54 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 	if problems := checkProcedure(s, c.facts, c.plan); len(problems) > 0 {
 		t.Fatalf("%s: %q", c.name, problems)
 	}
-	var main []int
-	for i, cmd := range s.Commands {
-		if cmd.Function == "" && isDocCommand(cmd.Name) {
-			main = append(main, i)
+	find := func(name, first string) pscheck.Command {
+		for _, cmd := range s.Commands {
+			if cmd.Function == "" && strings.EqualFold(cmd.Name, name) && (first == "" || (len(cmd.Elements) > 0 && cmd.Elements[0] == first)) {
+				return cmd
+			}
 		}
+		t.Fatalf("%s: no %s %s", c.name, name, first)
+		return pscheck.Command{}
 	}
-	command := func(k int) pscheck.Command { return s.Commands[main[k]] }
-	install := command(5)
+	install, installer := find("Install-CsDatabase", ""), find("Invoke-UpdateInstaller", "")
+	netStop, netStart := find("net", "stop"), find("net", "start")
 	var fqdn pscheck.String
 	for _, str := range s.Strings {
 		if assignedVariable(s, str) == "SqlServerFqdn" {
 			fqdn = str
 		}
 	}
-	module, ok := moduleImportedBefore(s, main[0])
+	program, _, _ := childProgram(s)
+	i := slices.IndexFunc(s.Commands, func(cmd pscheck.Command) bool { return strings.EqualFold(cmd.Name, "Stop-CsWindowsService") })
+	module, ok := moduleImportedBefore(s, i, program)
 	if fqdn.Raw == "" || !ok {
-		t.Fatalf("%s: cannot find the $SqlServerFqdn literal or step 4's module name", c.name)
+		t.Fatalf("%s: cannot find the $SqlServerFqdn literal or the child's module name", c.name)
 	}
 	// The step runner of doc step 7: the first command around the
 	// installer that names a doc step.
-	runner, _, ok := s.Enclosing(main[2])
-	for ok && !slices.Contains(s.Commands[runner].Elements, "-DocStep") {
-		runner, _, ok = s.Enclosing(runner)
+	runnerOf := func(name string) int {
+		i := slices.IndexFunc(s.Commands, func(cmd pscheck.Command) bool { return strings.EqualFold(cmd.Name, name) })
+		runner, _, ok := s.Enclosing(i)
+		for ok && !slices.Contains(s.Commands[runner].Elements, "-DocStep") {
+			runner, _, ok = s.Enclosing(runner)
+		}
+		if !ok {
+			t.Fatalf("%s: %s is in no doc step", c.name, name)
+		}
+		return runner
 	}
-	if !ok {
-		t.Fatalf("%s: the installer is in no doc step", c.name)
-	}
+	runner := runnerOf("Invoke-UpdateInstaller")
 	docStep := s.Commands[runner].ElementSpans[slices.Index(s.Commands[runner].Elements, "-DocStep")+1]
+	starts, phases := childStarts(s)
+	phaseA := s.Commands[starts[slices.Index(phases, "phase-a")]]
+	phaseB := s.Commands[starts[slices.Index(phases, "phase-b")]]
+	phaseLiteral := func(cmd pscheck.Command) pscheck.Span {
+		return cmd.ElementSpans[slices.Index(cmd.Elements, "-Phase")+1]
+	}
 
 	// The installer moved out of its step, to the statement after it. It
 	// leaves $null behind: the grammar wrongly rejects an empty { }.
-	r, inst := s.Commands[runner].Span, command(2).Span
+	r, inst := s.Commands[runner].Span, installer.Span
 	outside := string(s.Source[r.Start:inst.Start]) + "$null" + string(s.Source[inst.End:r.End]) + "\r\n" + s.Text(inst)
 
 	type edit struct {
@@ -552,16 +733,20 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 		text string
 	}
 	mutants := map[string][]edit{
-		"no -ExcludeCollocatedStores": {{install.ElementSpans[len(install.ElementSpans)-1], ""}},
+		"no -ExcludeCollocatedStores": {{install.ElementSpans[slices.Index(install.Elements, "-ExcludeCollocatedStores")], ""}},
 		"steps 5 and 10 swapped": {
-			{command(1).Span, s.Text(command(4).Span)},
-			{command(4).Span, s.Text(command(1).Span)},
+			{netStop.Span, s.Text(netStart.Span)},
+			{netStart.Span, s.Text(netStop.Span)},
 		},
 		"another SQL Server":         {{fqdn.Span, generator.PSQuote("sql99.contoso.com")}},
-		"step 4 without module":      {{module.Span, generator.PSQuote("Other")}},
-		"installer without args":     {{command(2).ElementSpans[0], ""}},
+		"child without the module":   {{module.Span, generator.PSQuote("Other")}},
+		"installer without args":     {{installer.ElementSpans[0], ""}},
 		"installer in doc step 6":    {{docStep, "6"}},
 		"installer outside the step": {{s.Commands[runner].Span, outside}},
+		"phase-b started first": {
+			{phaseLiteral(phaseA), generator.PSQuote("phase-b")},
+			{phaseLiteral(phaseB), generator.PSQuote("phase-a")},
+		},
 	}
 	dir := t.TempDir()
 	var names, paths []string

@@ -207,15 +207,20 @@ func TestValidateRejectsBadDigestsAndVersions(t *testing.T) {
 	}
 }
 
+// step11Options follow the doc's step 11 command in every variant: its
+// report goes to -LogDirectory, the scoped check decides rather than its
+// first non-fatal error, and it never prompts in the child.
+const step11Options = " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"
+
 func TestBuildPlanStep11Variants(t *testing.T) {
 	cases := []struct {
 		facts Facts
 		want  string
 	}{
-		{standard(), "Install-CsDatabase -Update -LocalDatabases"},
-		{enterprise("sql01.contoso.com"), "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn"},
+		{standard(), "Install-CsDatabase -Update -LocalDatabases" + step11Options},
+		{enterprise("sql01.contoso.com"), "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn" + step11Options},
 		{Facts{Product: "lync2013", Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com", CollocatedStores: true},
-			"Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn -ExcludeCollocatedStores"},
+			"Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn -ExcludeCollocatedStores" + step11Options},
 	}
 	for _, c := range cases {
 		p, err := BuildPlan(c.facts)
