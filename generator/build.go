@@ -38,7 +38,7 @@ func BuildPlan(f Facts) (Plan, error) {
 	plan.Database = databaseTest(f)
 	plan.Variables = variables(f)
 	plan.FactTable = factTable(p, f)
-	plan.Preflight = preflight(p, f)
+	plan.Preflight = preflight(p, f, plan.Database)
 	plan.Steps = steps(p, f, plan.Database)
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
@@ -210,10 +210,11 @@ func downtime(f Facts) Downtime {
 	d := Downtime{
 		WarnMinutes:   25,
 		BudgetMinutes: 30,
-		WarnMessage:   "Downtime has reached 25 minutes: 5 minutes remain before users may be affected.",
+		WarnMessage:   "Downtime has reached 25 minutes: 5 minutes of the 30-minute budget remain. Users homed on this Standard Edition server have been without service since the services stopped.",
 		BudgetMessage: "Downtime has reached 30 minutes: users homed on this Standard Edition server have been without service since the services stopped; they return when the services run again.",
 	}
 	if f.Edition == EditionEnterprise {
+		d.WarnMessage = "Downtime has reached 25 minutes: 5 minutes remain before users of the pool may go into resiliency mode."
 		d.BudgetMessage = "Downtime has reached 30 minutes: users of the pool may now be in resiliency mode. They return to full functionality when the Back End is back and the Front End Servers reconnect to it."
 	}
 	return d

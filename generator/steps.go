@@ -5,7 +5,7 @@ import "fmt"
 // preflight lists the checks that run before the first service stops, in
 // the order the script runs them. The PowerShell functions they call are
 // defined once in the script template.
-func preflight(p Product, f Facts) []Check {
+func preflight(p Product, f Facts, db Database) []Check {
 	checks := []Check{
 		{ID: "elevated", DocStep: 1, DatabaseOnly: true,
 			Title:  "The session runs elevated (as Administrator).",
@@ -19,6 +19,10 @@ func preflight(p Product, f Facts) []Check {
 			Title:  "The session can ask for the confirmation, or runs with -Unattended (or -WhatIf, or -Confirm:$false).",
 			Test:   "Get-PromptProblem",
 			Remedy: "For Task Scheduler or SCCM, run: " + UnattendedCommandLine + " (keeps the exit codes)."},
+		{ID: "log-directory", DatabaseOnly: true,
+			Title:  "The folder -LogDirectory exists or can be created: the transcript and the Install-CsDatabase report go there.",
+			Test:   "Get-LogDirectoryProblem",
+			Remedy: "Pass a local folder this account can write to with -LogDirectory."},
 		{ID: "cs-admin", DocStep: 1, DatabaseOnly: true, Override: "Force",
 			Title:  "The user is a member of CSAdministrator or RTCUniversalServerAdmins.",
 			Test:   "Get-MembershipProblem",
@@ -39,6 +43,10 @@ func preflight(p Product, f Facts) []Check {
 				p.Module, p.ShellName, p.CoreComponents),
 			Test:   "Get-ServerStateProblem",
 			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from an already updated Front End Server of the pool."},
+		Check{ID: "database-scope", DocStep: 11, DatabaseOnly: true,
+			Title:  "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with an installed version.",
+			Test:   "Get-DatabaseScopeProblem",
+			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names."},
 	)
 	if f.ServerFQDN != "" {
 		identity := Check{ID: "server-identity", DocStep: 1, DatabaseOnly: true,
@@ -74,12 +82,20 @@ func preflight(p Product, f Facts) []Check {
 					"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
 		)
 	}
+	if f.Edition == EditionStandard {
+		return append(checks, Check{ID: "database-only-edition", OnlyDatabaseOnly: true,
+			Title:  "With -DatabaseOnly: the server is an Enterprise Edition Back End.",
+			Test:   "Get-DatabaseOnlyEditionProblem",
+			Remedy: "Run the whole script on a Standard Edition server: it stops the services before doc step 11 and resumes after the installer."})
+	}
 	updated := Check{ID: "updated-machine", OnlyDatabaseOnly: true,
-		Title:  "With -DatabaseOnly: this machine is already updated: this installer's success is recorded here (by SHA-256).",
-		Test:   "Get-StaleMachineProblem",
-		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it), or run the whole script on this server."}
+		Title: "With -DatabaseOnly: this machine is already updated: this installer's success is recorded here (by SHA-256).",
+		Test:  "Get-StaleMachineProblem",
+		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it). " +
+			"A Front End Server updated by its own procedure has no record of this script: generate the script with --target-version so that its Core Components version shows it is updated."}
 	if f.TargetVersion != "" {
 		updated.Title = fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion, or this installer's success is recorded here (by SHA-256).", p.CoreComponents)
+		updated.Remedy = "Run -DatabaseOnly from a machine the update was installed on: Test-CsDatabase takes the expected database versions from the machine that runs it."
 	}
 	return append(checks, updated)
 }
@@ -92,7 +108,7 @@ var (
 		Expression:  "Test-ServicesAre -Desired 'Stopped'",
 	}
 	csRunning = Probe{
-		Description: "Every Skype for Business or Lync service on this server that is not disabled is running (Get-CsWindowsService -ExcludeActivityLevel).",
+		Description: "Every Skype for Business or Lync service on this server that was running before the run, or that starts automatically, is running (Get-CsWindowsService -ExcludeActivityLevel).",
 		Expression:  "Test-ServicesAre -Desired 'Running'",
 	}
 	w3svcStopped = Probe{
@@ -137,7 +153,7 @@ func steps(p Product, f Facts, db Database) []Step {
 		Expression:  "Test-InstallRecord",
 	}
 	updateVerify := Probe{
-		Description: "The installer exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot) and printed no line starting with ERROR, FAILURE or FAILED; its success is then recorded by SHA-256.",
+		Description: "The installer started, exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot) and printed no line starting with ERROR, FAILURE or FAILED. Its success is recorded by SHA-256 only when it printed its SUCCESS line; otherwise a later run installs again.",
 		Expression:  "Test-InstallResult",
 	}
 	if f.TargetVersion != "" {
@@ -158,9 +174,9 @@ func steps(p Product, f Facts, db Database) []Step {
 			OnFailure: rerun},
 		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
-			Why:       "IIS hosts the product's web components, which the update replaces. Whether W3SVC was running is recorded: a failure starts it again only if it was.",
+			Why:       "IIS hosts the product's web components, which the update replaces. /y answers net's question about dependent services, which nobody would see. Whether W3SVC was running before the first stop is recorded: a failure starts it again only if it was.",
 			Test:      w3svcStopped,
-			Commands:  []string{"net stop w3svc"},
+			Commands:  []string{"net stop w3svc /y"},
 			Kind:      KindNative,
 			Verify:    w3svcStopped,
 			OnFailure: rerun},
@@ -214,7 +230,7 @@ func steps(p Product, f Facts, db Database) []Step {
 			OnFailure:           `Read the Install-CsDatabase log (the HTML file $DatabaseReport in -LogDirectory), fix the cause, then run the script again.`},
 		{ID: "start-services", Phase: PhaseRestart, SkipSwitch: "SkipStartServices", EndsDowntime: true,
 			Title:           fmt.Sprintf("Start the %s services", p.Name),
-			Why:             "The doc stops after the database update; the server returns to service only when its services run. Disabled services are left alone.",
+			Why:             "The doc stops after the database update; the server returns to service only when its services run. Start-CsWindowsService starts every service of the product; the check wants running those that ran before the run and those set to start automatically.",
 			Test:            csRunning,
 			Commands:        []string{"Start-CsWindowsService -Confirm:$false"},
 			ManagementShell: true, Child: "phase-b", Kind: KindChildCommand,
