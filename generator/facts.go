@@ -2,9 +2,16 @@ package generator
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Facts are what the administrator knows about the server to patch. They
@@ -43,39 +50,209 @@ const DefaultProduct = "sfb2015"
 
 // Field names one fact as the facts file spells it (Key) and as the
 // command line spells it (Flag), so that problems can be reported in the
-// words the user typed.
+// words the user typed. Bool is true for the one true/false fact; text
+// reaches every other fact's value in Facts.
 type Field struct {
 	Key  string
 	Flag string
+	Bool bool
+	text func(*Facts) *string
 }
 
 // Fields lists every fact, in the order problems are reported.
 var Fields = []Field{
-	{Key: "product", Flag: "--product"},
-	{Key: "edition", Flag: "--edition"},
-	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn"},
-	{Key: "collocated_stores", Flag: "--collocated-stores"},
-	{Key: "update_path", Flag: "--update-path"},
-	{Key: "server_fqdn", Flag: "--server-fqdn"},
-	{Key: "update_sha256", Flag: "--update-sha256"},
-	{Key: "target_version", Flag: "--target-version"},
+	{Key: "product", Flag: "--product", text: func(f *Facts) *string { return &f.Product }},
+	{Key: "edition", Flag: "--edition", text: func(f *Facts) *string { return &f.Edition }},
+	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", text: func(f *Facts) *string { return &f.SQLServerFQDN }},
+	{Key: "collocated_stores", Flag: "--collocated-stores", Bool: true},
+	{Key: "update_path", Flag: "--update-path", text: func(f *Facts) *string { return &f.UpdatePath }},
+	{Key: "server_fqdn", Flag: "--server-fqdn", text: func(f *Facts) *string { return &f.ServerFQDN }},
+	{Key: "update_sha256", Flag: "--update-sha256", text: func(f *Facts) *string { return &f.UpdateSHA256 }},
+	{Key: "target_version", Flag: "--target-version", text: func(f *Facts) *string { return &f.TargetVersion }},
+}
+
+// fieldByKey finds a field by its exact key.
+func fieldByKey(key string) (Field, bool) {
+	for _, field := range Fields {
+		if field.Key == key {
+			return field, true
+		}
+	}
+	return Field{}, false
 }
 
 // Version is the version of sfbpatch.
 const Version = "0.1.0"
 
-// DecodeFacts reads facts from JSON strictly: a field sfbpatch does not
-// know is an error, not a fact silently dropped, and so is anything after
-// the one JSON value. A UTF-8 byte order mark (as Notepad writes) is skipped.
-func DecodeFacts(data []byte) (Facts, error) {
+// MaxFactsSize is the largest facts file sfbpatch reads: real facts take a
+// few hundred bytes, and a bigger file is refused before it is read whole.
+const MaxFactsSize = 1 << 20
+
+// DecodeFacts reads one JSON object of facts strictly, as encoding/json/v2
+// does: field names exactly as Fields spells them (no case folding), a
+// field given twice, an unknown field, a wrong type, invalid UTF-8 or
+// anything after the object is an error. The text may be UTF-8, with or
+// without a byte order mark, or UTF-16 with one, as Windows PowerShell 5.1
+// writes with ConvertTo-Json > facts.json. It also returns the keys given
+// as "", which callers report as a mistake (an empty value is never the
+// default). Field-level errors are Problems whose Field is the key.
+func DecodeFacts(data []byte) (Facts, []string, error) {
 	var f Facts
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, utf8BOM)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return f, err
+	text, err := utf8Text(data)
+	if err != nil {
+		return f, nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return f, errors.New("holds more than one JSON value")
+	trimmed := bytes.TrimLeft(text, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return f, nil, errors.New(`is empty; it must hold one JSON object of facts, such as {"edition": "standard"}`)
+	case trimmed[0] != '{':
+		return f, nil, fmt.Errorf("must hold one JSON object of facts, got %s", jsonKindName(jsontext.Value(trimmed).Kind()))
 	}
-	return f, nil
+	members, err := readObject(text)
+	if err != nil {
+		return f, nil, err
+	}
+	var ps Problems
+	var empty []string
+	for _, m := range members {
+		key, v := m.name, m.value
+		field, ok := fieldByKey(key)
+		if !ok {
+			ps = append(ps, Problem{Field: key, Message: unknownField(key)})
+			continue
+		}
+		want := jsontext.Kind('"')
+		if field.Bool {
+			want = 't'
+		}
+		if kind := v.Kind(); kind != want && !(field.Bool && kind == 'f') {
+			ps = append(ps, Problem{Field: key, Message: fmt.Sprintf("got %s, allowed: %s", jsonKindName(kind), jsonKindName(want))})
+			continue
+		}
+		if field.Bool {
+			f.CollocatedStores = v.Kind() == 't'
+			continue
+		}
+		var value string
+		if err := jsonv2.Unmarshal(v, &value); err != nil {
+			ps = append(ps, Problem{Field: key, Message: err.Error()})
+			continue
+		}
+		if value == "" {
+			empty = append(empty, key)
+		}
+		*field.text(&f) = value
+	}
+	if len(ps) > 0 {
+		return f, nil, ps
+	}
+	return f, empty, nil
+}
+
+// member is one name and value of a JSON object, in the order written.
+type member struct {
+	name  string
+	value jsontext.Value
+}
+
+// readObject reads the one JSON object of text with jsontext, which
+// rejects a name given twice and invalid UTF-8; anything after the object
+// is an error too.
+func readObject(text []byte) ([]member, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, describeSyntax(err)
+	}
+	var members []member
+	for dec.PeekKind() != '}' {
+		token, err := dec.ReadToken()
+		if err != nil {
+			return nil, describeSyntax(err)
+		}
+		name := token.String() // before the next read voids the token
+		value, err := dec.ReadValue()
+		if err != nil {
+			return nil, describeSyntax(err)
+		}
+		members = append(members, member{name: name, value: slices.Clone(value)})
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, describeSyntax(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errors.New("holds more than one JSON value; it must hold one JSON object of facts")
+	}
+	return members, nil
+}
+
+// utf8Text returns the text of a file as UTF-8 without a byte order mark.
+// UTF-16 needs its byte order mark: without it, the text is read as UTF-8.
+func utf8Text(data []byte) ([]byte, error) {
+	var order unicode.Endianness
+	switch {
+	case bytes.HasPrefix(data, utf8BOM):
+		return data[len(utf8BOM):], nil
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		order = unicode.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		order = unicode.BigEndian
+	default:
+		return data, nil
+	}
+	if len(data)%2 != 0 {
+		return nil, errors.New("is UTF-16 (it starts with a UTF-16 byte order mark) but holds an odd number of bytes")
+	}
+	text, err := unicode.UTF16(order, unicode.ExpectBOM).NewDecoder().Bytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("is not valid UTF-16 text: %w", err)
+	}
+	if bytes.ContainsRune(text, utf8.RuneError) {
+		return nil, errors.New("is not valid UTF-16 text: it holds an unpaired surrogate")
+	}
+	return text, nil
+}
+
+// describeSyntax words a JSON syntax error for a user.
+func describeSyntax(err error) error {
+	var syntax *jsontext.SyntacticError
+	if errors.As(err, &syntax) {
+		if errors.Is(syntax.Err, jsontext.ErrDuplicateName) {
+			return Problems{{Field: syntax.JSONPointer.LastToken(), Message: "given twice; give each field once"}}
+		}
+		return fmt.Errorf("not valid JSON at byte %d: %v", syntax.ByteOffset, syntax.Err)
+	}
+	return fmt.Errorf("not valid JSON: %v", err)
+}
+
+// unknownField says what is wrong with a key that is no fact, and which
+// field it may have meant (field names are exact: EDITION is not edition).
+func unknownField(key string) string {
+	keys := make([]string, len(Fields))
+	for i, field := range Fields {
+		keys[i] = field.Key
+		if strings.EqualFold(field.Key, key) || strings.EqualFold(field.Key, strings.ReplaceAll(key, "-", "_")) {
+			return fmt.Sprintf("unknown field (field names are exact: %s)", field.Key)
+		}
+	}
+	return "unknown field; allowed: " + strings.Join(keys, ", ")
+}
+
+// jsonKindName names a JSON value's kind in messages.
+func jsonKindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a JSON string"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	case '0':
+		return "a JSON number"
+	case '[':
+		return "a JSON array"
+	case '{':
+		return "a JSON object"
+	}
+	return "no JSON value"
 }

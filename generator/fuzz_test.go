@@ -176,7 +176,7 @@ func factSeeds(t testing.TB) []generator.Facts {
 	t.Helper()
 	var seeds []generator.Facts
 	for _, line := range seedLines(t, "facts.jsonl") {
-		f, err := generator.DecodeFacts([]byte(line))
+		f, _, err := generator.DecodeFacts([]byte(line))
 		if err != nil {
 			t.Fatalf("facts.jsonl: %s: %v", line, err)
 		}

@@ -46,7 +46,7 @@ func LoadFactCases(t testing.TB) []FactCase {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := DecodeFacts(data)
+		f, _, err := DecodeFacts(data)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

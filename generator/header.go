@@ -88,7 +88,7 @@ func parseHeader(script []byte) (Header, []byte, error) {
 		case !bytes.HasPrefix(line, []byte("#")):
 			return h, nil, errors.New("unreadable sfbpatch header: it ends before its sfbpatch-body-sha256 line")
 		case bytes.HasPrefix(line, []byte(headerFactsLine)):
-			f, err := DecodeFacts(line[len(headerFactsLine):])
+			f, _, err := DecodeFacts(line[len(headerFactsLine):])
 			if err != nil {
 				return h, nil, fmt.Errorf("unreadable sfbpatch header: its sfbpatch-facts line: %w", err)
 			}

@@ -101,7 +101,7 @@ func hostileFacts(t testing.TB, field, value string) generator.Facts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := generator.DecodeFacts(data)
+	f, _, err := generator.DecodeFacts(data)
 	if err != nil {
 		t.Fatalf("%s: %v", field, err)
 	}

@@ -192,7 +192,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"bad version", strings.Replace(good, "sfbpatch "+Version+".", "sfbpatch 0.1 0.", 1), "unreadable sfbpatch header: first line"},
 		{"no facts line", strings.Replace(good, factsLine+"\r\n", "", 1), "no sfbpatch-facts line"},
 		{"facts not JSON", strings.Replace(good, factsLine, `# sfbpatch-facts: {"product":`, 1), "its sfbpatch-facts line"},
-		{"unknown fact", strings.Replace(good, factsLine, `# sfbpatch-facts: {"product":"sfb2015","edition":"standard","pool":"x"}`, 1), `unknown field "pool"`},
+		{"unknown fact", strings.Replace(good, factsLine, `# sfbpatch-facts: {"product":"sfb2015","edition":"standard","pool":"x"}`, 1), `pool: unknown field`},
 		{"two JSON values", strings.Replace(good, factsLine, factsLine+" {}", 1), "more than one JSON value"},
 		{"invalid facts", strings.Replace(good, factsLine, `# sfbpatch-facts: {"product":"sfb2016","edition":"standard"}`, 1), "do not validate with sfbpatch " + Version + ": product: "},
 		{"bad body hash", strings.Replace(good, "# sfbpatch-body-sha256: ", "# sfbpatch-body-sha256: X", 1), "is not 64 lowercase hexadecimal digits"},

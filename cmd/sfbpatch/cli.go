@@ -35,6 +35,7 @@ type cli struct {
 
 // env is what commands receive instead of globals.
 type env struct {
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -55,7 +56,7 @@ func inputError(lines ...string) exitError {
 
 // run parses args, runs the command and returns the exit code. Every error
 // is printed as "sfbpatch: ..." lines on stderr.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var c cli
 	code := -1
 	parser, err := kong.New(&c,
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sfbpatch: %v\n", err)
 		return usageExitCode(err)
 	}
-	err = ctx.Run(env{stdout: stdout, stderr: stderr})
+	err = ctx.Run(env{stdin: stdin, stdout: stdout, stderr: stderr})
 	var exit exitError
 	switch {
 	case err == nil:

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 )
@@ -26,12 +23,12 @@ type generateCmd struct {
 	UpdateSHA256     *string `name:"update-sha256" help:"SHA-256 of the update installer (64 hexadecimal digits): the script refuses any other file." placeholder:"HEX"`
 	TargetVersion    *string `help:"Core Components version the update brings (a.b.c.d): at or above it, the update counts as installed." placeholder:"VERSION"`
 	Format           string  `enum:"ps1,md,json" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown) or json (the plan, for CMDBs and automation). Default: ps1." placeholder:"FORMAT"`
-	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output." placeholder:"FILE"`
-	Facts            string  `type:"existingfile" help:"JSON file holding the same facts (see the README for field names); flags override it." placeholder:"FILE"`
+	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output. A file is replaced atomically and keeps its permissions (a new one: 0644 less the umask); a symbolic link is followed; a device is written to as it is." placeholder:"FILE"`
+	Facts            string  `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
 }
 
 func (g *generateCmd) Run(e env) error {
-	facts, source, empty, err := g.collect()
+	facts, source, empty, err := g.collect(e.stdin)
 	if err != nil {
 		return err
 	}
@@ -49,11 +46,8 @@ func (g *generateCmd) Run(e env) error {
 	if err := generator.Generate(&buf, facts, opts); err != nil {
 		return err
 	}
-	if err := writeOutput(g.Output, buf.Bytes(), e.stdout); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--output %s: the folder %s does not exist; nothing was written", g.Output, filepath.Dir(g.Output))
-		}
-		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, err)
+	if err := writeOutput(g.Output, buf.Bytes(), e.stdout, g.Facts); err != nil {
+		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, describeOpenError(err))
 	}
 	return nil
 }
@@ -62,13 +56,13 @@ func (g *generateCmd) Run(e env) error {
 // source tells, per fact key, how the user spelled it. A fact given but
 // empty is a problem: it is a mistake (an unset shell variable, say), not
 // a request for the default, which is to leave the fact out.
-func (g *generateCmd) collect() (generator.Facts, map[string]string, generator.Problems, error) {
+func (g *generateCmd) collect(stdin io.Reader) (generator.Facts, map[string]string, generator.Problems, error) {
 	f := generator.Facts{}
 	source := map[string]string{}
 	givenEmpty := map[string]bool{}
 	if g.Facts != "" {
 		var err error
-		if f, givenEmpty, err = readFacts(g.Facts); err != nil {
+		if f, givenEmpty, err = readFacts(g.Facts, stdin); err != nil {
 			return f, nil, nil, err
 		}
 		for _, field := range generator.Fields {
@@ -132,75 +126,76 @@ func describeProblems(ps generator.Problems, source map[string]string) []string 
 	return lines
 }
 
-// readFacts reads a facts file strictly: unknown fields and wrong types
-// are errors that name the field. It also returns the fields given as "".
-func readFacts(path string) (generator.Facts, map[string]bool, error) {
-	data, err := os.ReadFile(path)
+// readFacts reads a facts file ("-": standard input) strictly, through
+// generator.DecodeFacts. It also returns the fields given as "".
+func readFacts(path string, stdin io.Reader) (generator.Facts, map[string]bool, error) {
+	data, err := readLimited(path, stdin, generator.MaxFactsSize, "a facts file")
 	if err != nil {
-		return generator.Facts{}, nil, err
+		return generator.Facts{}, nil, exitError{code: exitIO, lines: []string{"--facts " + path + ": " + err.Error()}}
 	}
-	f, err := generator.DecodeFacts(data)
-	if err != nil {
-		return f, nil, inputError(path + ": " + describeJSONError(err))
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(bytes.TrimPrefix(data, []byte("\uFEFF")), &raw); err != nil {
-		return f, nil, inputError(path + ": " + describeJSONError(err))
+	f, emptyKeys, err := generator.DecodeFacts(data)
+	var ps generator.Problems
+	switch {
+	case errors.As(err, &ps):
+		lines := make([]string, len(ps))
+		for i, p := range ps {
+			lines[i] = path + ": " + p.Field + ": " + p.Message
+		}
+		return f, nil, inputError(lines...)
+	case err != nil:
+		return f, nil, inputError(path + ": " + err.Error())
 	}
 	empty := map[string]bool{}
-	for key, v := range raw {
-		empty[key] = string(v) == `""`
+	for _, key := range emptyKeys {
+		empty[key] = true
 	}
 	return f, empty, nil
 }
 
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return "must hold one JSON object of facts, got a JSON " + typeErr.Value
-	case errors.As(err, &typeErr):
-		want := "a string"
-		if typeErr.Type.Kind().String() == "bool" {
-			want = "true or false"
+// readLimited reads a file ("-": standard input) of at most limit bytes,
+// refusing a bigger one before reading it whole.
+func readLimited(path string, stdin io.Reader, limit int64, what string) ([]byte, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, describeOpenError(err)
 		}
-		return fmt.Sprintf("%s: got a JSON %s, allowed: %s", typeErr.Field, typeErr.Value, want)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("not valid JSON at byte %d: %v", syntaxErr.Offset, err)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		keys := make([]string, len(generator.Fields))
-		for i, field := range generator.Fields {
-			keys[i] = field.Key
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return nil, err
 		}
-		return fmt.Sprintf("unknown field %s; allowed: %s", strings.TrimPrefix(err.Error(), "json: unknown field "), strings.Join(keys, ", "))
-	default:
-		return err.Error()
+		if info.IsDir() {
+			return nil, errors.New("is a folder, not a file")
+		}
+		if info.Mode().IsRegular() && info.Size() > limit {
+			return nil, fmt.Errorf("is %d bytes, over the %d bytes %s may have", info.Size(), limit, what)
+		}
+		r = f
 	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("holds over the %d bytes %s may have", limit, what)
+	}
+	return data, nil
 }
 
-// writeOutput writes the finished script to stdout or, atomically, to a
-// file: a temporary file in the same folder, renamed over the target, so
-// a reader never sees a partial script.
-func writeOutput(path string, data []byte, stdout io.Writer) error {
-	if path == "-" {
-		_, err := stdout.Write(data)
-		return err
+// describeOpenError words why a file cannot be opened, without Go's
+// "open PATH:" prefix (the caller names the file).
+func describeOpenError(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.New("no such file")
+	case errors.Is(err, fs.ErrPermission):
+		return errors.New("permission denied")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return err
 }

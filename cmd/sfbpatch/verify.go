@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 )
+
+// maxScriptSize bounds what verify reads: a generated script is under
+// 100 KB, and a bigger file is refused before it is read whole.
+const maxScriptSize = 16 << 20
 
 // verifyCmd checks a script against the facts in its header, so that the
 // script that runs is the one that was reviewed.
@@ -25,9 +28,9 @@ func (verifyCmd) Help() string {
 }
 
 func (v *verifyCmd) Run(e env) error {
-	data, err := os.ReadFile(v.Script)
+	data, err := readLimited(v.Script, e.stdin, maxScriptSize, "a script")
 	if err != nil {
-		return exitError{code: exitUnverifiable, lines: []string{err.Error()}}
+		return exitError{code: exitUnverifiable, lines: []string{v.Script + ": " + err.Error()}}
 	}
 	res, err := generator.Verify(data, v.Script)
 	if err != nil {

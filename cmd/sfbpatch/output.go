@@ -1,0 +1,159 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+// writeOutput writes a finished output to standard output ("-") or to a
+// file, so that a reader never sees a partial file and nothing but the
+// target changes:
+//   - a regular file is replaced atomically (a temporary file in its
+//     folder, renamed over it) and keeps its permissions; a new file gets
+//     0644 less the umask;
+//   - a symbolic link is followed: the file it names is replaced, in that
+//     file's own folder;
+//   - a device, FIFO or socket is written straight through, never replaced;
+//   - a folder, or the facts file the output comes from, is refused.
+//
+// The temporary file's name is short whatever the target's, and an
+// interrupt or SIGTERM removes it. (github.com/google/renameio does not
+// build for Windows and names its temporary file after the target, which
+// does not fit beside a 250-character name.)
+func writeOutput(path string, data []byte, stdout io.Writer, factsPath string) error {
+	if path == "-" {
+		_, err := stdout.Write(data)
+		return err
+	}
+	target, info, err := resolveTarget(path)
+	if err != nil {
+		return err
+	}
+	if info != nil && factsPath != "" && factsPath != "-" {
+		if facts, err := os.Stat(factsPath); err == nil && os.SameFile(info, facts) {
+			return errors.New("is the facts file this output is generated from; give another file")
+		}
+	}
+	write := func(w io.Writer) error { _, err := w.Write(data); return err }
+	switch {
+	case info == nil:
+		return replaceFile(target, 0o644, false, write)
+	case info.IsDir():
+		return errors.New("is a folder; give a file name")
+	case !info.Mode().IsRegular():
+		return writeThrough(target, data)
+	default:
+		return replaceFile(target, info.Mode().Perm(), true, write)
+	}
+}
+
+// resolveTarget follows symbolic links to the file that will be written.
+// info is nil when no such file exists yet; a link may name a file to
+// create, as a shell's > would.
+func resolveTarget(path string) (string, fs.FileInfo, error) {
+	for range 40 {
+		info, err := os.Lstat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if _, err := os.Stat(filepath.Dir(path)); err != nil {
+				return "", nil, fmt.Errorf("the folder %s does not exist", filepath.Dir(path))
+			}
+			return path, nil, nil
+		case err != nil:
+			return "", nil, err
+		case info.Mode()&fs.ModeSymlink == 0:
+			return path, info, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", nil, err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", nil, errors.New("has too many levels of symbolic links")
+}
+
+// writeThrough writes to a device, FIFO or socket as it is.
+func writeThrough(target string, data []byte) error {
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// replaceFile writes a temporary file beside target with write, then
+// renames it over target. The file gets perm less the umask, or exactly
+// perm when exact (an existing file keeps its permissions).
+func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writer) error) error {
+	suffix := make([]byte, 8)
+	if _, err := rand.Read(suffix); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(target), ".sfbpatch-"+hex.EncodeToString(suffix)+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	stop := removeOnSignal(tmp)
+	defer stop()
+	defer os.Remove(tmp) // a no-op after the rename
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if exact {
+		if err := f.Chmod(perm); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, target)
+}
+
+// removeOnSignal removes the temporary file and exits when an interrupt or
+// SIGTERM arrives before stop is called: 128 plus the signal's number, as
+// shells report a process a signal ended.
+func removeOnSignal(tmp string) (stop func()) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-signals:
+			os.Remove(tmp)
+			code := 130
+			if s == syscall.SIGTERM {
+				code = 143
+			}
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(done)
+	}
+}
