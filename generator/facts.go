@@ -71,6 +71,9 @@ var Fields = []Field{
 	{Key: "target_version", Flag: "--target-version", text: func(f *Facts) *string { return &f.TargetVersion }},
 }
 
+// utf8BOM starts a UTF-8 file that Notepad saved.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // fieldByKey finds a field by its exact key.
 func fieldByKey(key string) (Field, bool) {
 	for _, field := range Fields {

@@ -13,12 +13,15 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/sfbpatch/sfbpatch/generator"
@@ -104,12 +107,49 @@ func readVerbatim(lit string, isQuote func(rune) bool) (value string, n int, ok 
 	return "", 0, false
 }
 
-// FuzzPSQuote: the literal PSQuote makes, read back by PowerShell's rules,
-// is the input, and both PowerShell and the grammar psparse uses end it
-// at its last character: no quote inside is left unpaired. Invalid UTF-8
-// cannot reach a script (validation rejects it, and a script is UTF-8
-// text); PSQuote turns each bad byte into U+FFFD, as ranging over the
-// string does.
+// charCast is one [char] cast of a PSQuote chain: a UTF-16 code unit.
+var charCast = regexp.MustCompile(`^\[char\]0x([0-9A-F]{4})`)
+
+// readPSQuoted reads the expression PSQuote makes, as PowerShell would: a
+// verbatim literal, or ( literal + ... + [char]0xHHHH + ... ) starting with
+// a literal. literal reads the literal at the start of its argument and
+// returns its value and length. It returns the value and whether expr is
+// exactly one such expression.
+func readPSQuoted(expr string, literal func(string) (string, int, bool)) (string, bool) {
+	if !strings.HasPrefix(expr, "(") {
+		value, n, ok := literal(expr)
+		return value, ok && n == len(expr)
+	}
+	var units []uint16
+	rest := expr[1:]
+	for first := true; ; first = false {
+		if !first {
+			var ok bool
+			if rest, ok = strings.CutPrefix(rest, " + "); !ok {
+				break
+			}
+		}
+		if m := charCast.FindStringSubmatch(rest); m != nil && !first {
+			unit, _ := strconv.ParseUint(m[1], 16, 16)
+			units = append(units, uint16(unit))
+			rest = rest[len(m[0]):]
+			continue
+		}
+		value, n, ok := literal(rest)
+		if !ok {
+			return "", false
+		}
+		units = append(units, utf16.Encode([]rune(value))...)
+		rest = rest[n:]
+	}
+	return string(utf16.Decode(units)), rest == ")"
+}
+
+// FuzzPSQuote: the expression PSQuote makes is 7-bit ASCII and, read back
+// by PowerShell's rules, is the input; PowerShell and the grammar psparse
+// uses end each literal in it at the same character. Invalid UTF-8 cannot
+// reach a script (validation rejects it); PSQuote turns each bad byte into
+// U+FFFD, as ranging over the string does.
 func FuzzPSQuote(f *testing.F) {
 	for _, s := range quoteSeeds(f) {
 		f.Add(s)
@@ -117,32 +157,41 @@ func FuzzPSQuote(f *testing.F) {
 	f.Add("'\u2019\u2019'")
 	f.Add(strings.Repeat("\u201b'", 100))
 	f.Fuzz(func(t *testing.T, s string) {
-		lit := generator.PSQuote(s)
-		if !utf8.ValidString(lit) {
-			t.Fatalf("PSQuote(%+q) = %+q, not UTF-8", s, lit)
+		expr := generator.PSQuote(s)
+		if !isASCII(expr) {
+			t.Fatalf("PSQuote(%+q) = %+q, not 7-bit ASCII", s, expr)
 		}
 		want := string([]rune(s))
-		value, n, ok := readVerbatim(lit, isPSQuote)
-		if !ok || n != len(lit) || value != want {
-			t.Fatalf("PSQuote(%+q) = %+q, which PowerShell reads as %+q (%d of %d bytes, closed %v)", s, lit, value, n, len(lit), ok)
+		agree := func(lit string) (string, int, bool) {
+			value, n, ok := readVerbatim(lit, isPSQuote)
+			if _, gn, gok := readVerbatim(lit, isASCIIQuote); gok != ok || gn != n {
+				return "", 0, false
+			}
+			return value, n, ok
 		}
-		if _, n, ok := readVerbatim(lit, isASCIIQuote); !ok || n != len(lit) {
-			t.Fatalf("PSQuote(%+q) = %+q, which the grammar ends after %d of %d bytes (closed %v)", s, lit, n, len(lit), ok)
+		if value, ok := readPSQuoted(expr, agree); !ok || value != want {
+			t.Fatalf("PSQuote(%+q) = %+q, which PowerShell reads as %+q (read whole: %v)", s, expr, value, ok)
 		}
 	})
 }
 
-// TestPSQuoteAgreesWithPsparse keeps readVerbatim, psparse's reading of a
-// verbatim string and PSQuote in step, on every seed.
+// TestPSQuoteAgreesWithPsparse keeps readPSQuoted, psparse's reading of
+// the literals and PSQuote in step, on every seed: each expression is
+// read back from the parse tree's literal values.
 func TestPSQuoteAgreesWithPsparse(t *testing.T) {
 	t.Parallel()
 	var src strings.Builder
 	var want []string
+	var spans []pscheck.Span
 	for _, s := range quoteSeeds(t) {
 		// The grammar takes NUL for the end of the input, where PowerShell
 		// takes it for a character; validation rejects it anyway.
 		if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
-			src.WriteString("$v = " + generator.PSQuote(s) + "\r\n")
+			src.WriteString("$v = ")
+			start := src.Len()
+			src.WriteString(generator.PSQuote(s))
+			spans = append(spans, pscheck.Span{Start: start, End: src.Len()})
+			src.WriteString("\r\n")
 			want = append(want, s)
 		}
 	}
@@ -154,21 +203,32 @@ func TestPSQuoteAgreesWithPsparse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := scripts[0]
+	s := &scripts[0]
 	if len(s.Errors) > 0 {
 		t.Fatalf("syntax errors:\n%s", s.ErrorText())
 	}
-	if len(s.Strings) != len(want) {
-		t.Fatalf("psparse found %d strings in %d assignments", len(s.Strings), len(want))
-	}
-	for i, str := range s.Strings {
-		if str.Kind != "verbatim" || str.Value == nil || *str.Value != want[i] {
-			t.Errorf("psparse reads %s as %s %v, want %+q", str.Raw, str.Kind, str.Value, want[i])
-		}
-		if value, _, _ := readVerbatim(str.Raw, isPSQuote); value != want[i] {
-			t.Errorf("readVerbatim reads %s as %+q, want %+q", str.Raw, value, want[i])
+	for i, w := range want {
+		if got, err := readFromTree(s, spans[i]); err != nil || got != w {
+			t.Errorf("the parse tree reads %s as %+q (%v), want %+q", s.Text(spans[i]), got, err, w)
 		}
 	}
+}
+
+// readFromTree reads the PSQuote expression at span of a parsed script,
+// each literal's value as psparse reports it.
+func readFromTree(s *pscheck.Script, span pscheck.Span) (string, error) {
+	expr := s.Text(span)
+	value, ok := readPSQuoted(expr, func(rest string) (string, int, bool) {
+		lit, ok := s.StringAt(span.Start + len(expr) - len(rest))
+		if !ok || lit.Kind != "verbatim" || lit.Value == nil {
+			return "", 0, false
+		}
+		return *lit.Value, len(lit.Raw), true
+	})
+	if !ok {
+		return "", fmt.Errorf("%s is not one quoted expression of verbatim literals", expr)
+	}
+	return value, nil
 }
 
 // factSeeds are facts.jsonl, the facts cases and every hostile case.
@@ -193,8 +253,8 @@ func factSeeds(t testing.TB) []generator.Facts {
 
 // FuzzGenerate: any facts are either rejected, with a clear problem for a
 // known fact, or rendered without a panic into the same bytes every time:
-// CRLF only, a BOM exactly when a fact is not ASCII, each text fact as
-// its quoted literal.
+// CRLF only, 7-bit ASCII without a BOM whatever the facts, each text
+// fact as its quoted literal.
 func FuzzGenerate(f *testing.F) {
 	for _, s := range factSeeds(f) {
 		f.Add(s.Product, s.Edition, s.SQLServerFQDN, s.UpdatePath, s.ServerFQDN, s.UpdateSHA256, s.TargetVersion, s.CollocatedStores)
@@ -245,22 +305,14 @@ func checkScriptBytes(t *testing.T, script []byte, f generator.Facts) {
 		"sql_server_fqdn": f.SQLServerFQDN, "update_path": f.UpdatePath, "server_fqdn": f.ServerFQDN,
 		"update_sha256": f.UpdateSHA256, "target_version": f.TargetVersion,
 	}
-	factsASCII := isASCII(f.Product + f.Edition)
 	for field, v := range texts {
-		factsASCII = factsASCII && isASCII(v)
 		if v != "" && !bytes.Contains(script, []byte(generator.PSQuote(scriptValue(field, v)))) {
 			t.Errorf("%s %+q is not in the script as its quoted literal", field, v)
 		}
 	}
-	body, hasBOM := bytes.CutPrefix(script, utf8BOM)
-	if hasBOM == factsASCII {
-		t.Errorf("BOM = %v, but the facts are ASCII = %v", hasBOM, factsASCII)
-	}
-	if !hasBOM && !isASCII(string(script)) {
-		t.Error("a script with non-ASCII text has no BOM")
-	}
-	if !utf8.Valid(body) {
-		t.Error("the script is not UTF-8")
+	body := script
+	if !isASCII(string(script)) || bytes.HasPrefix(script, utf8BOM) {
+		t.Error("the script is not 7-bit ASCII without a BOM")
 	}
 	if n, crlf := bytes.Count(body, []byte("\n")), bytes.Count(body, []byte("\r\n")); n != crlf || !bytes.HasSuffix(body, []byte("\r\n")) {
 		t.Errorf("%d LF, %d of them in CRLF; the script must end with CRLF", n, crlf)

@@ -107,11 +107,12 @@ func parseHeader(script []byte) (Header, []byte, error) {
 	return h, nil, errors.New("unreadable sfbpatch header: it has no sfbpatch-body-sha256 line")
 }
 
-// nextLine splits b after its first LF; the line has no CR or LF.
+// nextLine splits b after its first LF; the line has no CR or LF (a mail
+// system may have turned CRLF into CR CR LF).
 func nextLine(b []byte) (line, rest []byte) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		return bytes.TrimSuffix(b, []byte("\r")), nil
+		return bytes.TrimRight(b, "\r"), nil
 	}
-	return bytes.TrimSuffix(b[:i], []byte("\r")), b[i+1:]
+	return bytes.TrimRight(b[:i], "\r"), b[i+1:]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,13 +59,30 @@ var factVariables = map[string]string{
 }
 
 // placeholders are plain valid values. The script of a placeholder is the
-// baseline a hostile value's script must equal, but for the literal.
+// baseline a hostile value's script must equal, but for the value's own
+// expression; a value that is not ASCII is compared with the non-ASCII
+// placeholder, whose expression is a [char] chain too.
 var placeholders = map[string]string{
 	"sql_server_fqdn": "placeholder-sql.example.com",
 	"update_path":     `D:\Placeholder\Installer.exe`,
 	"server_fqdn":     "placeholder-host.example.com",
 	"update_sha256":   strings.Repeat("0123456789abcdef", 4),
 	"target_version":  "1.2.3.4",
+}
+
+// nonASCIIPlaceholders are the placeholders of the facts that may hold
+// characters beyond ASCII.
+var nonASCIIPlaceholders = map[string]string{
+	"update_path": "D:\\Placeholder\\\u00dcbersicht\\Installer.exe",
+}
+
+// baselineKey names the baseline of a value: its field, and whether it is
+// ASCII.
+func baselineKey(field, value string) string {
+	if isASCII(value) {
+		return field
+	}
+	return field + " (non-ASCII)"
 }
 
 func loadHostileCases(t testing.TB) []hostileCase {
@@ -130,12 +148,13 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // TestHostileFacts runs every hostile value through validation. Either
 // validation rejects it, with one clear problem for that fact, or the
-// script parses cleanly and holds the value as exactly one verbatim
-// string, assigned to the fact's variable, in a parse tree that is the
-// placeholder's but for that string; and the script has a UTF-8 BOM if
-// and only if the value is not ASCII (Windows PowerShell 5.1 reads a
-// BOM-less file as ANSI, where the UTF-8 bytes of Ñ, Ò or Â hold a curly
-// single quote that would end the string).
+// script parses cleanly, is 7-bit ASCII without a BOM, and holds the
+// value as exactly one quoted expression (a verbatim string, or a chain
+// of verbatim strings and [char] casts), assigned to the fact's variable,
+// that reads back from the parse tree as exactly the value, in a parse
+// tree that is the placeholder's but for that expression. (Windows
+// PowerShell 5.1 reads a BOM-less file as ANSI, where the UTF-8 bytes of
+// Ñ, Ò or Â hold a curly single quote that would end a string.)
 func TestHostileFacts(t *testing.T) {
 	t.Parallel()
 	cases := loadHostileCases(t)
@@ -153,9 +172,17 @@ func TestHostileFacts(t *testing.T) {
 		}
 	})
 	var files []string
+	type baseline struct{ field, value string }
+	var baselineValues []baseline
 	for _, field := range fields {
-		_, out := render(t, hostileFacts(t, field, placeholders[field]))
-		path := filepath.Join(dir, "baseline-"+field+".ps1")
+		baselineValues = append(baselineValues, baseline{field, placeholders[field]})
+		if v, ok := nonASCIIPlaceholders[field]; ok {
+			baselineValues = append(baselineValues, baseline{field, v})
+		}
+	}
+	for i, b := range baselineValues {
+		_, out := render(t, hostileFacts(t, b.field, b.value))
+		path := filepath.Join(dir, fmt.Sprintf("baseline-%d.ps1", i))
 		if err := os.WriteFile(path, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -201,15 +228,15 @@ func TestHostileFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	baselines := map[string]*pscheck.Script{}
-	for i, field := range fields {
-		baselines[field] = &scripts[i]
-		if problems := checkFactLiteral(&scripts[i], nil, field, placeholders[field]); len(problems) > 0 {
-			t.Fatalf("baseline for %s: %s", field, strings.Join(problems, "\n"))
+	for i, b := range baselineValues {
+		baselines[baselineKey(b.field, b.value)] = &scripts[i]
+		if problems := checkFactLiteral(&scripts[i], nil, b.field, b.value); len(problems) > 0 {
+			t.Fatalf("baseline for %s %+q: %s", b.field, b.value, strings.Join(problems, "\n"))
 		}
 	}
 	for i, c := range accepted {
-		s := &scripts[len(fields)+i]
-		for _, problem := range checkFactLiteral(s, baselines[c.Field], c.Field, c.Value) {
+		s := &scripts[len(baselineValues)+i]
+		for _, problem := range checkFactLiteral(s, baselines[baselineKey(c.Field, c.Value)], c.Field, c.Value) {
 			t.Errorf("%s (%s): %s", c.Name, s.File, problem)
 		}
 	}
@@ -248,54 +275,85 @@ func messageProblem(m string) string {
 
 // checkFactLiteral checks the script of an accepted value of field. With
 // a baseline (the placeholder's script) it also checks that the value
-// changed nothing in the parse tree but its own string.
+// changed nothing in the parse tree but its own expression.
 func checkFactLiteral(s, baseline *pscheck.Script, field, value string) []string {
 	if len(s.Errors) > 0 {
 		return []string{"syntax errors:\n" + s.ErrorText()}
 	}
-	want := scriptValue(field, value)
 	var problems []string
-	lit := -1
-	for i, str := range s.Strings {
+	if !isASCII(string(s.Source)) || bytes.HasPrefix(s.Source, utf8BOM) {
+		problems = append(problems, "the script is not 7-bit ASCII without a BOM")
+	}
+	want := scriptValue(field, value)
+	span, err := factExpression(s, factVariables[field])
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	if got, err := readFromTree(s, span); err != nil || got != want {
+		problems = append(problems, fmt.Sprintf("$%s = %s reads back as %+q (%v), want %+q", factVariables[field], s.Text(span), got, err, want))
+	}
+	for _, str := range s.Strings {
 		switch {
-		case str.Value != nil && *str.Value == want && str.Kind == "verbatim":
-			if lit >= 0 {
-				problems = append(problems, fmt.Sprintf("the value is in two verbatim strings, lines %d and %d", s.Strings[lit].Line, str.Line))
-			}
-			lit = i
+		case span.Contains(str.Span):
 		case str.Value != nil && *str.Value == want:
-			problems = append(problems, fmt.Sprintf("line %d: the value is in a %s string", str.Line, str.Kind))
+			problems = append(problems, fmt.Sprintf("line %d: the value is in a %s string outside its expression", str.Line, str.Kind))
 		case str.Value == nil && strings.Contains(str.Raw, want):
 			problems = append(problems, fmt.Sprintf("line %d: the value is inside a %s string, where PowerShell expands it", str.Line, str.Kind))
 		}
 	}
-	if lit < 0 {
-		return append(problems, fmt.Sprintf("no verbatim string holds the value %+q", want))
-	}
-	str := s.Strings[lit]
-	if v := assignedVariable(s, str); v != factVariables[field] {
-		problems = append(problems, fmt.Sprintf("line %d: the value's string is assigned to $%s, not $%s", str.Line, v, factVariables[field]))
-	}
-	if hasBOM := bytes.HasPrefix(s.Source, utf8BOM); hasBOM == isASCII(want) {
-		problems = append(problems, fmt.Sprintf("BOM = %v for a value that is ASCII = %v", hasBOM, isASCII(want)))
-	}
 	if baseline != nil {
-		problems = append(problems, sameTreeBut(s, baseline, lit)...)
+		bspan, err := factExpression(baseline, factVariables[field])
+		if err != nil {
+			return append(problems, "baseline: "+err.Error())
+		}
+		problems = append(problems, sameTreeBut(s, baseline, span, bspan)...)
 	}
 	return problems
 }
 
-// sameTreeBut compares what psparse reports of two scripts, but string
-// lit of s, which may differ from the baseline's string at the same index.
-// A value that escaped its string would add or change commands, strings,
-// node types or member calls.
-func sameTreeBut(s, baseline *pscheck.Script, lit int) []string {
-	if len(s.Strings) != len(baseline.Strings) {
-		return []string{fmt.Sprintf("%d string literals, the placeholder's script has %d", len(s.Strings), len(baseline.Strings))}
+// factAssignment matches the one line that assigns a fact's variable: a
+// script variable, or -UpdatePath's default in the param block, which a
+// comma ends.
+func factAssignment(name string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*(?:\[string\])?\$` + name + ` = (.*?),?\r$`)
+}
+
+// factExpression returns the span of the quoted expression assigned to
+// the fact's variable: exactly one line assigns it a quoted expression
+// (-UpdatePath is also set from the script's folder when it is empty).
+func factExpression(s *pscheck.Script, name string) (pscheck.Span, error) {
+	var spans []pscheck.Span
+	for _, m := range factAssignment(name).FindAllSubmatchIndex(s.Source, -1) {
+		if rhs := s.Source[m[2]:m[3]]; bytes.HasPrefix(rhs, []byte("'")) || bytes.HasPrefix(rhs, []byte("('")) {
+			spans = append(spans, pscheck.Span{Start: m[2], End: m[3]})
+		}
 	}
-	valueRaw, placeholderRaw := s.Strings[lit].Raw, baseline.Strings[lit].Raw
-	for i, str := range s.Strings {
-		if b := baseline.Strings[i]; i != lit && (str.Raw != b.Raw || str.Kind != b.Kind) {
+	if len(spans) != 1 {
+		return pscheck.Span{}, fmt.Errorf("$%s is assigned a quoted expression %d times, want once", name, len(spans))
+	}
+	return spans[0], nil
+}
+
+// sameTreeBut compares what psparse reports of two scripts, but the
+// strings inside the fact's expression (span of s, bspan of baseline). A
+// value that escaped its expression would add or change commands,
+// strings, node types or member calls.
+func sameTreeBut(s, baseline *pscheck.Script, span, bspan pscheck.Span) []string {
+	outside := func(sc *pscheck.Script, sp pscheck.Span) []pscheck.String {
+		var strs []pscheck.String
+		for _, str := range sc.Strings {
+			if !sp.Contains(str.Span) {
+				strs = append(strs, str)
+			}
+		}
+		return strs
+	}
+	got, want := outside(s, span), outside(baseline, bspan)
+	if len(got) != len(want) {
+		return []string{fmt.Sprintf("%d string literals outside the fact's expression, the placeholder's script has %d", len(got), len(want))}
+	}
+	for i, str := range got {
+		if b := want[i]; str.Raw != b.Raw || str.Kind != b.Kind {
 			return []string{fmt.Sprintf("line %d: string %s, where the placeholder's script has %s", str.Line, str.Raw, b.Raw)}
 		}
 	}
@@ -304,10 +362,7 @@ func sameTreeBut(s, baseline *pscheck.Script, lit int) []string {
 	}
 	for i, c := range s.Commands {
 		b := baseline.Commands[i]
-		same := c.Name == b.Name && c.Function == b.Function && c.ScriptBlockDepth == b.ScriptBlockDepth &&
-			slices.EqualFunc(c.Elements, b.Elements, func(e, be string) bool {
-				return strings.ReplaceAll(e, valueRaw, placeholderRaw) == be
-			})
+		same := c.Name == b.Name && c.Function == b.Function && c.ScriptBlockDepth == b.ScriptBlockDepth && slices.Equal(c.Elements, b.Elements)
 		if !same {
 			return []string{fmt.Sprintf("line %d: command %s %q, where the placeholder's script has %s %q", c.Line, c.Name, c.Elements, b.Name, b.Elements)}
 		}

@@ -93,8 +93,9 @@ func Render(p Plan, opts Options) ([]byte, error) {
 }
 
 // RenderScript renders the patch script of a plan: the header, then the
-// body. CRLF line endings; pure ASCII, or UTF-8 with a BOM when a fact
-// holds non-ASCII text. The BOM stays the first bytes, before the header.
+// body. CRLF line endings, 7-bit ASCII whatever the facts, no byte order
+// mark: Windows PowerShell 5.1 reads a file without one in the ANSI code
+// page, and anything between the generator and the server may drop one.
 func RenderScript(p Plan, opts Options) ([]byte, error) {
 	version, err := opts.version()
 	if err != nil {
@@ -110,8 +111,9 @@ func RenderScript(p Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	out := append(header, body...)
-	if !isASCII(out) {
-		out = append(append([]byte{}, utf8BOM...), out...)
+	if i := bytes.IndexFunc(out, func(r rune) bool { return r >= utf8.RuneSelf }); i >= 0 {
+		// PSQuote and CommentText escape every fact: a template wrote this.
+		return nil, fmt.Errorf("render script: byte %d is not 7-bit ASCII", i)
 	}
 	return out, nil
 }
@@ -153,21 +155,8 @@ func RenderJSON(p Plan) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// utf8BOM makes Windows PowerShell 5.1 read a script as UTF-8 instead of
-// the ANSI code page.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
 // crlf turns every line ending into CRLF.
 func crlf(b []byte) []byte {
 	text := strings.ReplaceAll(string(b), "\r\n", "\n")
 	return []byte(strings.ReplaceAll(text, "\n", "\r\n"))
-}
-
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }

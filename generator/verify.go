@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -18,8 +20,10 @@ type Outcome int
 const (
 	// Unchanged: the file is, byte for byte, what its facts generate.
 	Unchanged Outcome = iota
-	// OnlyEncodingChanged: only the line endings or the byte order mark
-	// differ, as after a mail system or an editor: the commands are the same.
+	// OnlyEncodingChanged: only the line endings differ, as after a mail
+	// system or an editor: the commands are the same. A byte order mark or
+	// any byte beyond 7-bit ASCII is a change: sfbpatch never writes one,
+	// and either changes how Windows PowerShell 5.1 reads the file.
 	OnlyEncodingChanged
 	// Changed: anything else differs.
 	Changed
@@ -39,9 +43,10 @@ type Verification struct {
 	Header Header
 	// LineEndings of the file: LineEndingsCRLF, LineEndingsLF or LineEndingsMixed.
 	LineEndings string
-	// HasBOM is true when the file starts with a UTF-8 byte order mark;
-	// WantBOM when the generated script does.
-	HasBOM, WantBOM bool
+	// HasBOM is true when the file starts with a UTF-8 byte order mark.
+	HasBOM bool
+	// NonASCIILine is the first line holding a byte beyond 7-bit ASCII, or 0.
+	NonASCIILine int
 	// BodyHashMatches is true when the body, its line endings made CRLF
 	// again, has the SHA-256 the header records. False means the body was
 	// edited after it was generated, whatever happened to the header.
@@ -77,25 +82,25 @@ func Verify(script []byte, name string) (Verification, error) {
 	if err != nil {
 		return Verification{}, err
 	}
-	sum := sha256.Sum256(crlf(body))
+	sum := sha256.Sum256([]byte(strings.ReplaceAll(withoutEncoding(body), "\n", "\r\n")))
 	v := Verification{
 		Header:          h,
 		LineEndings:     lineEndings(content),
 		HasBOM:          len(content) < len(script),
-		WantBOM:         bytes.HasPrefix(want, utf8BOM),
+		NonASCIILine:    nonASCIILine(content),
 		BodyHashMatches: hex.EncodeToString(sum[:]) == h.BodySHA256,
 	}
 	gotText, wantText := withoutEncoding(script), withoutEncoding(want)
 	switch {
 	case bytes.Equal(script, want):
 		v.Outcome = Unchanged
-	case gotText == wantText:
+	case gotText == wantText && !v.HasBOM && v.NonASCIILine == 0:
 		v.Outcome = OnlyEncodingChanged
 	default:
 		v.Outcome = Changed
 		v.Diff, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A:        difflib.SplitLines(wantText),
-			B:        difflib.SplitLines(gotText),
+			A:        difflib.SplitLines(visible(wantText)),
+			B:        difflib.SplitLines(visible(gotText)),
 			FromFile: name + " (as generated)",
 			ToFile:   name,
 			Context:  3,
@@ -104,56 +109,85 @@ func Verify(script []byte, name string) (Verification, error) {
 	return v, err
 }
 
-// Notes explain a verification in sentences: another version, what
-// changed in the encoding, and whether the body still matches its hash.
+// Notes explain a verification in sentences that say only what the bytes
+// prove: another version, the encoding, and whether the body still has the
+// hash its header records (an unkeyed hash cannot tell who edited what).
 func (v Verification) Notes() []string {
 	var notes []string
 	if v.Header.Version != Version {
 		notes = append(notes, fmt.Sprintf("made by sfbpatch %s, this is %s; compared with this version's output", v.Header.Version, Version))
 	}
-	encoding := v.encodingChanges()
+	if v.HasBOM {
+		notes = append(notes, "the file starts with a byte order mark, which sfbpatch never writes")
+	}
+	if v.NonASCIILine > 0 {
+		notes = append(notes, fmt.Sprintf("line %d holds a byte beyond 7-bit ASCII, which sfbpatch never writes: Windows PowerShell 5.1 may read it as another character (the diff shows such characters as \\uXXXX or \\xXX)", v.NonASCIILine))
+	}
 	switch {
 	case v.Outcome == OnlyEncodingChanged:
-		notes = append(notes, "only line endings or the byte order mark differ ("+strings.Join(encoding, "; ")+"): the commands are the same")
-	case v.Outcome == Changed && len(encoding) > 0:
-		notes = append(notes, "the diff leaves out line endings and the byte order mark, which differ too ("+strings.Join(encoding, "; ")+")")
+		notes = append(notes, "only line endings differ ("+v.lineEndingChange()+"): the commands are the same")
+	case v.Outcome == Changed && v.LineEndings != LineEndingsCRLF:
+		notes = append(notes, "the diff leaves out line endings, which differ too ("+v.lineEndingChange()+")")
 	}
 	if v.Outcome == Changed && v.BodyHashMatches {
-		notes = append(notes, "the body matches the sfbpatch-body-sha256 in its header: the header was edited, or this version generates another script from the same facts")
+		notes = append(notes, "header and body are consistent with each other, but not with what these facts generate")
 	} else if v.Outcome == Changed {
-		notes = append(notes, "the body does not match the sfbpatch-body-sha256 in its header: the body was edited after it was generated")
+		notes = append(notes, "the body no longer matches the sfbpatch-body-sha256 in its header")
 	}
 	return notes
 }
 
-func (v Verification) encodingChanges() []string {
-	var changes []string
-	switch v.LineEndings {
-	case LineEndingsLF:
-		changes = append(changes, "line endings are LF, not CRLF")
-	case LineEndingsMixed:
-		changes = append(changes, "some line endings are LF, not CRLF")
+func (v Verification) lineEndingChange() string {
+	if v.LineEndings == LineEndingsLF {
+		return "line endings are LF, not CRLF"
 	}
-	switch {
-	case v.WantBOM && !v.HasBOM:
-		changes = append(changes, "the byte order mark was removed: Windows PowerShell 5.1 reads this script's non-ASCII text wrongly without it; "+
-			"use the generated file or save it as UTF-8 with BOM")
-	case v.HasBOM && !v.WantBOM:
-		changes = append(changes, "a byte order mark was added")
-	}
-	return changes
+	return "some line endings are not CRLF"
 }
 
 // withoutEncoding is the text of a script without BOM and with LF line
-// endings: what a reviewer reads, whatever the mail system did.
+// endings (CRLF, CR CR LF and LF alike): what a reviewer reads, whatever
+// the mail system did.
 func withoutEncoding(b []byte) string {
-	return strings.ReplaceAll(string(bytes.TrimPrefix(b, utf8BOM)), "\r\n", "\n")
+	return lineBreak.ReplaceAllString(string(bytes.TrimPrefix(b, utf8BOM)), "\n")
+}
+
+var lineBreak = regexp.MustCompile(`\r*\n`)
+
+// visible escapes what a terminal would not show as itself, so that a
+// diff cannot hide or rewrite a line on screen: control characters but
+// tab as \xXX, other characters beyond ASCII as \uXXXX, bytes that are
+// not UTF-8 as \xXX. Line feeds stay.
+func visible(text string) string {
+	var b strings.Builder
+	for i, r := range text {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(text[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02X`, text[i])
+		case r == '\n' || r == '\t' || (r >= ' ' && r < 0x7F):
+			b.WriteRune(r)
+		case r < utf8.RuneSelf:
+			fmt.Fprintf(&b, `\x%02X`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		}
+	}
+	return b.String()
+}
+
+// nonASCIILine returns the first line that holds a byte beyond 7-bit
+// ASCII, or 0.
+func nonASCIILine(b []byte) int {
+	i := bytes.IndexFunc(b, func(r rune) bool { return r >= utf8.RuneSelf })
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(b[:i], []byte("\n")) + 1
 }
 
 func lineEndings(b []byte) string {
 	lf, crlfs := bytes.Count(b, []byte("\n")), bytes.Count(b, []byte("\r\n"))
 	switch {
-	case crlfs == lf:
+	case crlfs == lf && !bytes.Contains(b, []byte("\r\r")):
 		return LineEndingsCRLF
 	case crlfs == 0:
 		return LineEndingsLF

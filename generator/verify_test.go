@@ -143,7 +143,6 @@ func TestVerifyCatchesHeaderEdits(t *testing.T) {
 
 func TestVerifyLineEndingsAndBOM(t *testing.T) {
 	ascii := script(t, Facts{Product: "sfb2015", Edition: EditionStandard})
-	nonASCII := script(t, Facts{Product: "sfb2019", Edition: EditionStandard, UpdatePath: `D:\Mises à jour\SkypeServerUpdateInstaller.exe`})
 	lf := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
 	for _, tc := range []struct {
 		name   string
@@ -151,20 +150,43 @@ func TestVerifyLineEndingsAndBOM(t *testing.T) {
 		note   string
 	}{
 		{"LF", lf(ascii), "line endings are LF, not CRLF"},
-		{"mixed", bytes.Replace(ascii, []byte("\r\n"), []byte("\n"), 5), "some line endings are LF, not CRLF"},
-		{"BOM removed", bytes.TrimPrefix(nonASCII, utf8BOM), "the byte order mark was removed"},
-		{"BOM removed and LF", lf(bytes.TrimPrefix(nonASCII, utf8BOM)), "line endings are LF, not CRLF; the byte order mark was removed"},
-		{"BOM added", append(bytes.Clone(utf8BOM), ascii...), "a byte order mark was added"},
+		{"mixed", bytes.Replace(ascii, []byte("\r\n"), []byte("\n"), 5), "some line endings are not CRLF"},
+		{"CR CR LF", bytes.ReplaceAll(ascii, []byte("\r\n"), []byte("\r\r\n")), "some line endings are not CRLF"},
 	} {
 		v := verify(t, tc.script)
 		notes := strings.Join(v.Notes(), "\n")
-		if v.Outcome != OnlyEncodingChanged || !v.BodyHashMatches || !strings.Contains(notes, "only line endings or the byte order mark differ") || !strings.Contains(notes, tc.note) {
+		if v.Outcome != OnlyEncodingChanged || !v.BodyHashMatches || !strings.Contains(notes, "only line endings differ") || !strings.Contains(notes, tc.note) {
 			t.Errorf("%s: outcome %d, body hash matches %v, notes %q", tc.name, v.Outcome, v.BodyHashMatches, notes)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		script []byte
+		note   string
+	}{
+		{"BOM added", append(bytes.Clone(utf8BOM), ascii...), "starts with a byte order mark, which sfbpatch never writes"},
+		{"a non-ASCII character", bytes.Replace(ascii, []byte("Updates"), []byte("Upd\u00e4tes"), 1), "holds a byte beyond 7-bit ASCII"},
+		{"cp1252 bytes", bytes.Replace(ascii, []byte("'Stop'"), []byte("'St\x91op'"), 1), "holds a byte beyond 7-bit ASCII"},
+	} {
+		v := verify(t, tc.script)
+		if notes := strings.Join(v.Notes(), "\n"); v.Outcome != Changed || !strings.Contains(notes, tc.note) {
+			t.Errorf("%s: outcome %d, notes %q", tc.name, v.Outcome, notes)
 		}
 	}
 	v := verify(t, editAt(lf(ascii), len(ascii)/2))
 	if notes := strings.Join(v.Notes(), "\n"); v.Outcome != Changed || !strings.Contains(notes, "the diff leaves out line endings") {
 		t.Errorf("edited and LF: outcome %d, notes %q", v.Outcome, notes)
+	}
+}
+
+// TestVerifyDiffShowsWhatATerminalWouldHide: an added line of terminal
+// escape codes is shown escaped, so it cannot erase itself on screen.
+func TestVerifyDiffShowsWhatATerminalWouldHide(t *testing.T) {
+	good := script(t, Facts{Product: "sfb2015", Edition: EditionStandard})
+	bad := bytes.Replace(good, []byte("Set-StrictMode -Version 2.0\r\n"), []byte("Set-StrictMode -Version 2.0\r\nInvoke-Evil \x1b[2K\r\n"), 1)
+	v := verify(t, bad)
+	if v.Outcome != Changed || strings.ContainsRune(v.Diff, 0x1b) || !strings.Contains(v.Diff, `+Invoke-Evil \x1B[2K`) {
+		t.Errorf("outcome %d, diff:\n%s", v.Outcome, v.Diff)
 	}
 }
 
@@ -220,10 +242,11 @@ func TestVerifyVersionOption(t *testing.T) {
 
 func TestVerifyHeaderCommentText(t *testing.T) {
 	for in, want := range map[string]string{
-		`D:\Mises à jour\x.exe`: `D:\Mises à jour\x.exe`,
+		`D:\Mises à jour\x.exe`: `D:\Mises \u00e0 jour\x.exe`,
 		"a\r\nb":                `a\u000d\u000ab`,
 		"a\u0085b\u2028c\u2029": `a\u0085b\u2028c\u2029`,
 		"tab\there\x7f":         `tab\u0009here\u007f`,
+		"\U0001F600":             `\ud83d\ude00`,
 	} {
 		if got := CommentText(in); got != want {
 			t.Errorf("CommentText(%q) = %q, want %q", in, got, want)
