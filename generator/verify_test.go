@@ -246,7 +246,7 @@ func TestVerifyHeaderCommentText(t *testing.T) {
 		"a\r\nb":                `a\u000d\u000ab`,
 		"a\u0085b\u2028c\u2029": `a\u0085b\u2028c\u2029`,
 		"tab\there\x7f":         `tab\u0009here\u007f`,
-		"\U0001F600":             `\ud83d\ude00`,
+		"\U0001F600":            `\ud83d\ude00`,
 	} {
 		if got := CommentText(in); got != want {
 			t.Errorf("CommentText(%q) = %q, want %q", in, got, want)
