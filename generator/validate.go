@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -81,26 +82,30 @@ func Validate(f Facts) Problems {
 }
 
 // describe quotes a bad value for an error message, escaping anything a
-// terminal would not show as itself.
+// terminal would not show as itself; a long value is cut to 80
+// characters and its length given.
 func describe(v string) string {
 	if v == "" {
 		return "missing"
 	}
-	if len(v) > 80 {
-		v = strings.ToValidUTF8(v[:80], "") + "..."
+	suffix := ""
+	if n := utf8.RuneCountInString(v); n > 80 {
+		v = string([]rune(v)[:80]) + "..."
+		suffix = fmt.Sprintf(" (%d characters)", n)
 	}
 	for _, r := range v {
 		if !unicode.IsGraphic(r) || r == '"' || r >= utf8.RuneSelf {
-			return "got " + strconv.QuoteToASCII(v)
+			return "got " + strconv.QuoteToASCII(v) + suffix
 		}
 	}
-	return `got "` + v + `"`
+	return `got "` + v + `"` + suffix
 }
 
 var (
 	dnsLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
 	versionPart   = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+	allNumeric    = regexp.MustCompile(`^[0-9.]+$`)
 )
 
 // checkFQDN accepts a DNS name of two or more labels, letters, digits and
@@ -117,6 +122,12 @@ func checkFQDN(v string) string {
 	}
 	if len(v) > 253 {
 		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have%s", len(v), allowed)
+	}
+	if net.ParseIP(v) != nil || allNumeric.MatchString(v) {
+		return describe(v) + ": an IP address, not a name: give the FQDN from the topology" + allowed
+	}
+	if strings.HasSuffix(v, ".") && !strings.HasSuffix(v, "..") && len(v) > 1 {
+		return describe(v) + ": drop the trailing dot" + allowed
 	}
 	labels := strings.Split(v, ".")
 	if len(labels) < 2 {
@@ -223,6 +234,11 @@ func checkWindowsPath(v string) string {
 // Windows: a reviewer would read a different folder than the one used.
 const lookalikeSeparators = "\u2044\u2215\u2216\u29f5\u29f8\u29f9\ufe68\uff0f\uff3c"
 
+// lookalikePunctuation look like the . of an extension or the : of a
+// drive but are ordinary characters to Windows: D\uff1a\\x\u2024exe is
+// no drive and no .exe.
+const lookalikePunctuation = "\u2024\ufe52\uff0e\u0701\u0702\ua4f8\u2236\ufe13\ufe55\uff1a\u02d0\ua789\u0589\u0703\u0704"
+
 // checkPathRune returns why r may not be in an update path, or "".
 func checkPathRune(r rune) string {
 	switch {
@@ -237,6 +253,8 @@ func checkPathRune(r rune) string {
 		return fmt.Sprintf("holds invisible or unassigned character U+%04X, which a reviewer could not see", r)
 	case strings.ContainsRune(lookalikeSeparators, r):
 		return fmt.Sprintf("holds %s, which looks like a path separator but is not one", describeRune(r))
+	case strings.ContainsRune(lookalikePunctuation, r):
+		return fmt.Sprintf("holds %s, which looks like a dot or a colon but is not one", describeRune(r))
 	case r == '/':
 		return "use backslashes (\\) as separators"
 	case strings.ContainsRune(`<>"|?*`, r):

@@ -78,6 +78,9 @@ func TestValidateRejectsBadFQDNs(t *testing.T) {
 		"trailing newline":     "sql01.contoso.com\n",
 		"only dots":            "...",
 		"label of only hyphen": "sql01.-.com",
+		"IPv4 address":         "10.0.0.12",
+		"all numeric":          "10.0.12",
+		"IPv6 address":         "fe80::1",
 	}
 	for name, fqdn := range bad {
 		for _, field := range []string{"sql_server_fqdn", "server_fqdn"} {
@@ -138,6 +141,25 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+// TestValidateNamesTheFix: some mistakes have one fix, which the message
+// gives; a long value is cut, with its length.
+func TestValidateNamesTheFix(t *testing.T) {
+	for value, want := range map[string]string{
+		"sql01.contoso.com.":     "drop the trailing dot",
+		"192.168.1.10":           "an IP address, not a name: give the FQDN from the topology",
+	} {
+		ps := Validate(enterprise(value))
+		if len(ps) != 1 || !strings.Contains(ps[0].Message, want) {
+			t.Errorf("%.40q: %v, want a message with %q", value, ps, want)
+		}
+	}
+	long := Facts{Product: strings.Repeat("a", 500), Edition: EditionStandard}
+	want := `got "` + strings.Repeat("a", 80) + `..." (500 characters)`
+	if ps := Validate(long); len(ps) != 1 || !strings.Contains(ps[0].Message, want) {
+		t.Errorf("a 500-character product: %v, want a message with %q", ps, want)
+	}
+}
+
 func TestValidateRejectsBadUpdatePaths(t *testing.T) {
 	bad := map[string]string{
 		"relative":             `Updates\SkypeServerUpdateInstaller.exe`,
@@ -168,6 +190,10 @@ func TestValidateRejectsBadUpdatePaths(t *testing.T) {
 		"reserved name":        `D:\Updates\CON\x.exe`,
 		"reserved file":        `D:\Updates\nul.exe`,
 		"not an exe":           `D:\Updates\SkypeServerUpdateInstaller.msp`,
+		"one dot leader":       "D:\\Updates\\SkypeServerUpdateInstaller\u2024exe",
+		"fullwidth full stop":  "D:\\Updates\\SkypeServerUpdateInstaller\uff0eexe",
+		"ratio colon":          "D\u2236\\Updates\\SkypeServerUpdateInstaller.exe",
+		"fullwidth colon":      "D\uff1a\\Updates\\SkypeServerUpdateInstaller.exe",
 		"UNC without share":    `\\server\x.exe`,
 		"too long":             `D:\` + strings.Repeat("a", 300) + `.exe`,
 		"zero-width space":     "D:\\Up\u200bdates\\x.exe",
