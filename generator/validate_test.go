@@ -145,8 +145,8 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 // gives; a long value is cut, with its length.
 func TestValidateNamesTheFix(t *testing.T) {
 	for value, want := range map[string]string{
-		"sql01.contoso.com.":     "drop the trailing dot",
-		"192.168.1.10":           "an IP address, not a name: give the FQDN from the topology",
+		"sql01.contoso.com.": "drop the trailing dot",
+		"192.168.1.10":       "an IP address, not a name: give the FQDN from the topology",
 	} {
 		ps := Validate(enterprise(value))
 		if len(ps) != 1 || !strings.Contains(ps[0].Message, want) {
