@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -122,7 +124,7 @@ func DecodeFacts(data []byte) (Facts, []string, error) {
 		key, v := m.name, m.value
 		field, ok := fieldByKey(key)
 		if !ok {
-			ps = append(ps, Problem{Field: key, Message: unknownField(key)})
+			ps = append(ps, Problem{Field: displayKey(key), Message: unknownField(key)})
 			continue
 		}
 		want := jsontext.Kind('"')
@@ -221,12 +223,27 @@ func describeSyntax(err error) error {
 	var syntax *jsontext.SyntacticError
 	if errors.As(err, &syntax) {
 		if errors.Is(syntax.Err, jsontext.ErrDuplicateName) {
-			return Problems{{Field: syntax.JSONPointer.LastToken(), Message: "given twice; give each field once"}}
+			return Problems{{Field: displayKey(syntax.JSONPointer.LastToken()), Message: "given twice; give each field once"}}
 		}
 		return fmt.Errorf("not valid JSON at byte %d: %v", syntax.ByteOffset, syntax.Err)
 	}
 	return fmt.Errorf("not valid JSON: %v", err)
 }
+
+// displayKey shows a key from a facts file in a message: as itself when
+// it is a plain name, else quoted in ASCII and cut, so that a hostile key
+// cannot write terminal escape codes.
+func displayKey(key string) string {
+	if plainKey.MatchString(key) {
+		return key
+	}
+	if runes := []rune(key); len(runes) > 80 {
+		key = string(runes[:80]) + "..."
+	}
+	return strconv.QuoteToASCII(key)
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,80}$`)
 
 // unknownField says what is wrong with a key that is no fact, and which
 // field it may have meant (field names are exact: EDITION is not edition).

@@ -106,12 +106,14 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 		return err
 	}
 	tmp := filepath.Join(filepath.Dir(target), ".sfbpatch-"+hex.EncodeToString(suffix)+".tmp")
+	// The handler comes first: no signal may fall between the file's
+	// creation and its handler.
+	stop := removeOnSignal(tmp)
+	defer stop()
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	stop := removeOnSignal(tmp)
-	defer stop()
 	defer os.Remove(tmp) // a no-op after the rename
 	if err := write(f); err != nil {
 		f.Close()
@@ -133,9 +135,9 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 	return os.Rename(tmp, target)
 }
 
-// removeOnSignal removes the temporary file and exits when an interrupt or
-// SIGTERM arrives before stop is called: 128 plus the signal's number, as
-// shells report a process a signal ended.
+// removeOnSignal removes the temporary file, if it was created, and exits
+// when an interrupt or SIGTERM arrives before stop is called: 128 plus the
+// signal's number, as shells report a process a signal ended.
 func removeOnSignal(tmp string) (stop func()) {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
@@ -144,9 +146,9 @@ func removeOnSignal(tmp string) (stop func()) {
 		select {
 		case s := <-signals:
 			os.Remove(tmp)
-			code := 130
+			code := 128 + 2
 			if s == syscall.SIGTERM {
-				code = 143
+				code = 128 + 15
 			}
 			os.Exit(code)
 		case <-done:
