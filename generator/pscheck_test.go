@@ -215,7 +215,7 @@ func procedure(f generator.Facts, p generator.Product) []docCommand {
 	step11 = append(step11, "-Report", "$DatabaseReport", "-ErrorAction", "Continue", "-Confirm:$false")
 	return []docCommand{
 		{4, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-a"},
-		{5, "net", []string{"stop", "w3svc", "/y"}, "script"},
+		{5, "net", []string{"stop", "w3svc"}, "script"},
 		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}, "script"},
 		{9, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-b"},
 		{10, "net", []string{"start", "w3svc"}, "phase-b"},

@@ -3,8 +3,10 @@ package generator
 import "fmt"
 
 // preflight lists the checks that run before the first service stops, in
-// the order the script runs them. The PowerShell functions they call are
-// defined once in the script template.
+// the order the script runs them: first those that need nothing but this
+// machine, then the 'read' child (the module check), then those that use
+// what it read. The PowerShell functions they call are defined once in the
+// script template.
 func preflight(p Product, f Facts, db Database) []Check {
 	checks := []Check{
 		{ID: "elevated", DocStep: 1, DatabaseOnly: true,
@@ -20,7 +22,7 @@ func preflight(p Product, f Facts, db Database) []Check {
 			Test:   "Get-PromptProblem",
 			Remedy: "For Task Scheduler or SCCM, run: " + UnattendedCommandLine + " (keeps the exit codes)."},
 		{ID: "log-directory", DatabaseOnly: true,
-			Title:  "The folder -LogDirectory exists or can be created: the transcript and the Install-CsDatabase report go there.",
+			Title:  "The folder -LogDirectory exists or can be created, and this account can write to it: the transcript and the Install-CsDatabase report go there.",
 			Test:   "Get-LogDirectoryProblem",
 			Remedy: "Pass a local folder this account can write to with -LogDirectory."},
 		{ID: "cs-admin", DocStep: 1, DatabaseOnly: true, Override: "Force",
@@ -38,13 +40,33 @@ func preflight(p Product, f Facts, db Database) []Check {
 	}
 	checks = append(checks,
 		installer,
+		Check{ID: "w3svc-dependents",
+			Title:  "No service that depends on the World Wide Web service (W3SVC) is running: net stop w3svc would ask whether to stop it too.",
+			Test:   "Get-W3svcDependentProblem",
+			Remedy: "Stop the services listed (they are not part of the procedure), or start the script when they are stopped."},
+		Check{ID: "pending-reboot", Override: "IgnorePendingReboot",
+			Title:  "Windows has no reboot pending.",
+			Test:   "Get-PendingRebootProblem",
+			Remedy: "Reboot the server first and run the script again; -IgnorePendingReboot runs anyway."},
+		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
+			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window, or a remote session) holds the module's assemblies.", p.ShellName),
+			Test:   "Get-OpenShellProblem",
+			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
+	)
+	if f.Edition == EditionEnterprise {
+		checks = append(checks, Check{ID: "sql-resolves", DatabaseOnly: true,
+			Title:  "The SQL Server FQDN resolves in DNS.",
+			Test:   "Get-SqlServerProblem",
+			Remedy: "Check the name in $SqlServerFqdn and this server's DNS settings."})
+	}
+	checks = append(checks,
 		Check{ID: "module", DocStep: 3, DatabaseOnly: true,
 			Title: fmt.Sprintf("The %s module imports in a fresh Windows PowerShell (the %s), which reads the services, the databases and the %s version before anything changes.",
 				p.Module, p.ShellName, p.CoreComponents),
 			Test:   "Get-ServerStateProblem",
 			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from an already updated Front End Server of the pool."},
 		Check{ID: "database-scope", DocStep: 11, DatabaseOnly: true,
-			Title:  "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with an installed version.",
+			Title:  "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with the version this machine expects, none newer than it.",
 			Test:   "Get-DatabaseScopeProblem",
 			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names."},
 	)
@@ -59,29 +81,6 @@ func preflight(p Product, f Facts, db Database) []Check {
 		}
 		checks = append(checks, identity)
 	}
-	checks = append(checks,
-		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
-			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window) holds the module's assemblies.", p.ShellName),
-			Test:   "Get-OpenShellProblem",
-			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
-		Check{ID: "pending-reboot", Override: "IgnorePendingReboot",
-			Title:  "Windows has no reboot pending.",
-			Test:   "Get-PendingRebootProblem",
-			Remedy: "Reboot the server first and run the script again; -IgnorePendingReboot runs anyway."},
-	)
-	if f.Edition == EditionEnterprise {
-		checks = append(checks,
-			Check{ID: "sql-resolves", DatabaseOnly: true,
-				Title:  "The SQL Server FQDN resolves in DNS.",
-				Test:   "Get-SqlServerProblem",
-				Remedy: "Check the name in $SqlServerFqdn and this server's DNS settings."},
-			Check{ID: "not-mirrored", DatabaseOnly: true,
-				Title: "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
-				Test:  "Get-MirrorProblem",
-				Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
-					"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
-		)
-	}
 	if f.Edition == EditionStandard {
 		return append(checks, Check{ID: "database-only-edition", OnlyDatabaseOnly: true,
 			Title:  "With -DatabaseOnly: the server is an Enterprise Edition Back End.",
@@ -94,10 +93,16 @@ func preflight(p Product, f Facts, db Database) []Check {
 		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it). " +
 			"A Front End Server updated by its own procedure has no record of this script: generate the script with --target-version so that its Core Components version shows it is updated."}
 	if f.TargetVersion != "" {
-		updated.Title = fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion, or this installer's success is recorded here (by SHA-256).", p.CoreComponents)
+		updated.Title = fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion.", p.CoreComponents)
 		updated.Remedy = "Run -DatabaseOnly from a machine the update was installed on: Test-CsDatabase takes the expected database versions from the machine that runs it."
 	}
-	return append(checks, updated)
+	return append(checks,
+		Check{ID: "not-mirrored", DatabaseOnly: true,
+			Title: "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
+			Test:  "Get-MirrorProblem",
+			Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
+				"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
+		updated)
 }
 
 // Probe expressions. Those of steps in a child are functions of the child
@@ -174,9 +179,9 @@ func steps(p Product, f Facts, db Database) []Step {
 			OnFailure: rerun},
 		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
-			Why:       "IIS hosts the product's web components, which the update replaces. /y answers net's question about dependent services, which nobody would see. Whether W3SVC was running before the first stop is recorded: a failure starts it again only if it was.",
+			Why:       "IIS hosts the product's web components, which the update replaces. Whether W3SVC was running before the first stop is recorded: a failure starts it again only if it was.",
 			Test:      w3svcStopped,
-			Commands:  []string{"net stop w3svc /y"},
+			Commands:  []string{"net stop w3svc"},
 			Kind:      KindNative,
 			Verify:    w3svcStopped,
 			OnFailure: rerun},
