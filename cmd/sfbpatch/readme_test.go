@@ -93,7 +93,6 @@ func runLine(t *testing.T, line string) result {
 	return sfbpatch(args[1:]...)
 }
 
-
 // containsLines reports whether the lines of excerpt, without their
 // indentation, follow each other somewhere in text.
 func containsLines(text, excerpt string) bool {
