@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -311,25 +310,27 @@ func checkFactLiteral(s, baseline *pscheck.Script, field, value string) []string
 	return problems
 }
 
-// factAssignment matches the one line that assigns a fact's variable: a
-// script variable, or -UpdatePath's default in the param block, which a
-// comma ends.
-func factAssignment(name string) *regexp.Regexp {
-	return regexp.MustCompile(`(?m)^[ \t]*(?:\[string\])?\$` + name + ` = (.*?),?\r$`)
-}
-
-// factExpression returns the span of the quoted expression assigned to
-// the fact's variable: exactly one line assigns it a quoted expression
+// factExpression returns the span of the quoted expression that the
+// fact's variable is given: the default of a script parameter, or the
+// value of an assignment; exactly one of them may be a quoted expression
 // (-UpdatePath is also set from the script's folder when it is empty).
 func factExpression(s *pscheck.Script, name string) (pscheck.Span, error) {
+	quoted := func(v string) bool { return strings.HasPrefix(v, "'") || strings.HasPrefix(v, "('") }
 	var spans []pscheck.Span
-	for _, m := range factAssignment(name).FindAllSubmatchIndex(s.Source, -1) {
-		if rhs := s.Source[m[2]:m[3]]; bytes.HasPrefix(rhs, []byte("'")) || bytes.HasPrefix(rhs, []byte("('")) {
-			spans = append(spans, pscheck.Span{Start: m[2], End: m[3]})
+	for _, b := range s.ParamBlocks {
+		for _, p := range b.Params {
+			if b.Function == "" && b.ScriptBlockDepth == 0 && strings.EqualFold(p.Name, "$"+name) && p.Default != nil && quoted(*p.Default) {
+				spans = append(spans, p.DefaultSpan)
+			}
+		}
+	}
+	for _, a := range assignments(s, name) {
+		if quoted(a.Value) {
+			spans = append(spans, a.ValueSpan)
 		}
 	}
 	if len(spans) != 1 {
-		return pscheck.Span{}, fmt.Errorf("$%s is assigned a quoted expression %d times, want once", name, len(spans))
+		return pscheck.Span{}, fmt.Errorf("$%s is given a quoted expression %d times, want once", name, len(spans))
 	}
 	return spans[0], nil
 }

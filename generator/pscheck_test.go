@@ -447,76 +447,70 @@ func moduleImportedBefore(s *pscheck.Script, i int, program pscheck.Span) (psche
 // $SqlServerFqdn, assigned once: a literal holding the fact.
 func checkSQLServerFQDN(s *pscheck.Script, fact string) []string {
 	const variable = "$SqlServerFqdn"
-	program, _, _ := childProgram(s)
-	params := listOf(paramBlock, s.Text(program))
-	args := listOf(childArgumentList, string(s.Source))
+	params := childParams(s)
+	var args []string
+	for _, a := range assignments(s, "childArguments") {
+		if a.Function == "Invoke-CsChild" {
+			args = arrayItems(a.Value)
+		}
+	}
 	n := slices.IndexFunc(params, func(v string) bool { return strings.EqualFold(v, variable) })
 	if n < 0 || n >= len(args) || !strings.EqualFold(args[n], variable) {
 		return []string{fmt.Sprintf("the child program takes param(%s) from @(%s): %s does not come from the script's %s",
 			strings.Join(params, ", "), strings.Join(args, ", "), variable, variable)}
 	}
-	var assigned []pscheck.String
-	for _, str := range s.Strings {
-		if strings.EqualFold(assignedVariable(s, str), variable[1:]) {
-			assigned = append(assigned, str)
-		}
+	assigned := assignments(s, variable[1:])
+	if len(assigned) != 1 {
+		return []string{fmt.Sprintf("%s is assigned %d times; want once, a literal", variable, len(assigned))}
 	}
-	if n := countAssignments(s, variable[1:]); n != 1 || len(assigned) != 1 {
-		return []string{fmt.Sprintf("%s is assigned %d times, %d of them a string literal; want once, a literal", variable, n, len(assigned))}
-	}
-	if lit := assigned[0]; lit.Kind != "verbatim" || lit.Value == nil || *lit.Value != fact {
-		return []string{fmt.Sprintf("line %d: %s = %s, want the sql_server_fqdn fact %q as a verbatim string", lit.Line, variable, lit.Raw, fact)}
+	lit, ok := s.StringAt(assigned[0].ValueSpan.Start)
+	if !ok || lit.Kind != "verbatim" || lit.Value == nil || *lit.Value != fact || lit.Span != assigned[0].ValueSpan {
+		return []string{fmt.Sprintf("line %d: %s = %s, want the sql_server_fqdn fact %q as a verbatim string", assigned[0].Line, variable, assigned[0].Value, fact)}
 	}
 	return nil
 }
 
-var (
-	paramBlock        = regexp.MustCompile(`(?is)\$CsChild = \{\s*param\(([^)]*)\)`)
-	childArgumentList = regexp.MustCompile(`(?m)^\s*\$childArguments = @\(([^)]*)\)\r?$`)
-)
+// childParams returns the variables of the child program's param block:
+// the param block of the one script block within $CsChild's value.
+func childParams(s *pscheck.Script) []string {
+	program, _, _ := childProgram(s)
+	for _, b := range s.ParamBlocks {
+		at, err := s.Offset(b.Line, b.Column)
+		if err == nil && b.Function == "" && b.ScriptBlockDepth == 1 && program.Contains(pscheck.Span{Start: at, End: at}) {
+			var names []string
+			for _, p := range b.Params {
+				names = append(names, p.Name)
+			}
+			return names
+		}
+	}
+	return nil
+}
 
-// listOf returns the comma-separated items that pattern's group captures.
-func listOf(pattern *regexp.Regexp, text string) []string {
-	m := pattern.FindStringSubmatch(text)
-	if m == nil {
+// assignments returns the assignments (=) of a variable, any scope, in
+// source order.
+func assignments(s *pscheck.Script, name string) []pscheck.Assignment {
+	var found []pscheck.Assignment
+	for _, a := range s.Assignments {
+		if strings.EqualFold(a.Name(), name) && a.Operator == "=" {
+			found = append(found, a)
+		}
+	}
+	return found
+}
+
+// arrayItems returns the items of an array literal @(a, b, c) written
+// with simple items, as the child's argument list is.
+func arrayItems(value string) []string {
+	inner, ok := strings.CutPrefix(value, "@(")
+	if !ok {
 		return nil
 	}
 	var items []string
-	for _, item := range strings.Split(m[1], ",") {
+	for _, item := range strings.Split(strings.TrimSuffix(inner, ")"), ",") {
 		items = append(items, strings.TrimSpace(item))
 	}
 	return items
-}
-
-// assignmentPrefix is what precedes the right-hand side of an assignment
-// statement of its own line: `$Name = ` or, for a parameter's default,
-// `[string]$Name = `. psparse does not report assignments, so the
-// assigned variable is read from the line before a literal's position.
-var assignmentPrefix = regexp.MustCompile(`^[ \t]*(?:\[[A-Za-z.]+\])?\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*$`)
-
-// assignedVariable returns the variable a string literal is assigned to,
-// or "" when the literal is not the right-hand side of an assignment.
-func assignedVariable(s *pscheck.Script, str pscheck.String) string {
-	if m := assignmentPrefix.FindStringSubmatch(s.LineBefore(str.Span.Start)); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
-// countAssignments counts the lines that assign the variable, outside
-// string literals.
-func countAssignments(s *pscheck.Script, name string) int {
-	pattern := regexp.MustCompile(`(?im)^[ \t]*(?:\[[A-Za-z.]+\])?\$` + regexp.QuoteMeta(name) + `[ \t]*=(?:[^=]|$)`)
-	n := 0
-	for _, m := range pattern.FindAllIndex(s.Source, -1) {
-		inString := slices.ContainsFunc(s.Strings, func(str pscheck.String) bool {
-			return str.Span.Start < m[0] && m[0] < str.Span.End
-		})
-		if !inString {
-			n++
-		}
-	}
-	return n
 }
 
 // newerCmdlets are cmdlets of Windows PowerShell 4.0 and later that a
@@ -690,10 +684,8 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 	install, installer := find("Install-CsDatabase", ""), find("Invoke-UpdateInstaller", "")
 	netStop, netStart := find("net", "stop"), find("net", "start")
 	var fqdn pscheck.String
-	for _, str := range s.Strings {
-		if assignedVariable(s, str) == "SqlServerFqdn" {
-			fqdn = str
-		}
+	if a := assignments(s, "SqlServerFqdn"); len(a) == 1 {
+		fqdn, _ = s.StringAt(a[0].ValueSpan.Start)
 	}
 	program, _, _ := childProgram(s)
 	i := slices.IndexFunc(s.Commands, func(cmd pscheck.Command) bool { return strings.EqualFold(cmd.Name, "Stop-CsWindowsService") })

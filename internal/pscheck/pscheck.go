@@ -37,6 +37,82 @@ type Report struct {
 	NodeTypes   []string      `json:"nodeTypes"`
 	MemberCalls []MemberCall  `json:"memberCalls"`
 	Requires    []string      `json:"requires"`
+	Functions   []Function    `json:"functions"`
+	ParamBlocks []ParamBlock  `json:"paramBlocks"`
+	Assignments []Assignment  `json:"assignments"`
+}
+
+// Function is a function definition. Function is the function it is
+// defined in ("" at the top), ScriptBlockDepth the script blocks around it
+// within that function (1 for one defined in a script block such as the
+// child program).
+type Function struct {
+	Name             string `json:"name"`
+	Line             int    `json:"line"`
+	Column           int    `json:"column"`
+	Function         string `json:"function"`
+	ScriptBlockDepth int    `json:"scriptblockDepth"`
+}
+
+// ParamBlock is a param( ) block: the script's, a function's or a script
+// block's, placed as Function places a definition.
+type ParamBlock struct {
+	Line             int         `json:"line"`
+	Column           int         `json:"column"`
+	Function         string      `json:"function"`
+	ScriptBlockDepth int         `json:"scriptblockDepth"`
+	Params           []Parameter `json:"params"`
+}
+
+// Parameter is one parameter of a param block: its variable ($Name), its
+// type literal ("[switch]", or ""), and its default value's source text.
+type Parameter struct {
+	Name    string  `json:"name"`
+	Type    string  `json:"type"`
+	Default *string `json:"default"`
+	// DefaultAt is where the default begins; DefaultSpan covers it.
+	DefaultAt   *Position `json:"defaultAt"`
+	DefaultSpan Span      `json:"-"`
+}
+
+// Assignment is an assignment statement: the variable as written
+// ($script:Name), the operator (=, +=), the value's source text.
+type Assignment struct {
+	Variable         string   `json:"variable"`
+	Operator         string   `json:"operator"`
+	Value            string   `json:"value"`
+	Line             int      `json:"line"`
+	Column           int      `json:"column"`
+	ValueAt          Position `json:"valueAt"`
+	Function         string   `json:"function"`
+	ScriptBlockDepth int      `json:"scriptblockDepth"`
+	// ValueSpan covers Value.
+	ValueSpan Span `json:"-"`
+}
+
+// Name is the assigned variable's name without $ and scope (script:Name
+// is Name), or "" for an assignment to something else (an element, a
+// property).
+func (a Assignment) Name() string {
+	v, ok := strings.CutPrefix(a.Variable, "$")
+	if !ok {
+		return ""
+	}
+	if _, name, scoped := strings.Cut(v, ":"); scoped {
+		v = name
+	}
+	for _, r := range v {
+		if !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return ""
+		}
+	}
+	return v
+}
+
+// Position is a 1-based line and column, as psparse reports them.
+type Position struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
 }
 
 // SyntaxError is an ERROR node (text the grammar could not place) or a
@@ -255,6 +331,18 @@ func (s *Script) Offset(line, column int) (int, error) {
 	return off, nil
 }
 
+// locateText returns the span of text at a position, which must hold it.
+func (s *Script) locateText(at Position, text string) (Span, error) {
+	start, err := s.Offset(at.Line, at.Column)
+	if err != nil {
+		return Span{}, err
+	}
+	if !bytes.HasPrefix(s.Source[start:], []byte(text)) {
+		return Span{}, fmt.Errorf("%d:%d: %q is not in the source there", at.Line, at.Column, text)
+	}
+	return Span{start, start + len(text)}, nil
+}
+
 // locate fills in the spans of commands, elements and strings. psparse
 // gives each command's start and its elements' exact text, so each
 // element is the next occurrence of its text after the previous one, with
@@ -293,6 +381,27 @@ func (s *Script) locate() error {
 			end = at + len(e)
 		}
 		c.Span = Span{start, end}
+	}
+	for i := range s.Assignments {
+		a := &s.Assignments[i]
+		span, err := s.locateText(a.ValueAt, a.Value)
+		if err != nil {
+			return fmt.Errorf("assignment to %s: %v", a.Variable, err)
+		}
+		a.ValueSpan = span
+	}
+	for i := range s.ParamBlocks {
+		for j := range s.ParamBlocks[i].Params {
+			p := &s.ParamBlocks[i].Params[j]
+			if p.Default == nil || p.DefaultAt == nil {
+				continue
+			}
+			span, err := s.locateText(*p.DefaultAt, *p.Default)
+			if err != nil {
+				return fmt.Errorf("default of %s: %v", p.Name, err)
+			}
+			p.DefaultSpan = span
+		}
 	}
 	return nil
 }

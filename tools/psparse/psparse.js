@@ -2,8 +2,9 @@
 'use strict';
 
 // Parses PowerShell files with the tree-sitter PowerShell grammar and reports,
-// per file, syntax errors, commands, string literals, member calls and
-// #Requires comments as JSON (or syntax errors only, as text lines).
+// per file, syntax errors, commands, string literals, member calls, function
+// definitions, param blocks, assignments and #Requires comments as JSON (or
+// syntax errors only, as text lines).
 
 const fs = require('node:fs');
 const v8 = require('node:v8');
@@ -136,6 +137,9 @@ function analyze(parser, file, src) {
     nodeTypes: [],
     memberCalls: [],
     requires: [],
+    functions: [],
+    paramBlocks: [],
+    assignments: [],
   };
   const nodeTypes = new Set();
   const functions = [];
@@ -167,8 +171,57 @@ function analyze(parser, file, src) {
         break;
       }
       case 'function_statement': {
-        const name = cursor.currentNode.namedChildren.find((c) => c.type === 'function_name');
+        const node = cursor.currentNode;
+        const name = node.namedChildren.find((c) => c.type === 'function_name');
+        result.functions.push({
+          name: name ? name.text : '',
+          ...at(node.startIndex),
+          function: functions.length ? functions[functions.length - 1] : '',
+          scriptblockDepth: scriptBlockDepth,
+        });
         functions.push(name ? name.text : '');
+        break;
+      }
+      case 'param_block': {
+        const node = cursor.currentNode;
+        const list = node.namedChildren.find((c) => c.type === 'parameter_list');
+        const params = (list ? list.namedChildren : [])
+          .filter((c) => c.type === 'script_parameter')
+          .map((p) => {
+            const variable = p.namedChildren.find((c) => c.type === 'variable');
+            const value = p.namedChildren.find((c) => c.type === 'script_parameter_default')?.namedChildren[0];
+            const type = (p.namedChildren.find((c) => c.type === 'attribute_list')?.namedChildren ?? [])
+              .map((attribute) => attribute.namedChildren.find((c) => c.type === 'type_literal'))
+              .find((literal) => literal);
+            return {
+              name: variable ? variable.text : '',
+              type: type ? type.text : '',
+              default: value ? value.text : null,
+              ...(value ? { defaultAt: at(value.startIndex) } : {}),
+            };
+          });
+        result.paramBlocks.push({
+          ...at(node.startIndex),
+          function: functions.length ? functions[functions.length - 1] : '',
+          scriptblockDepth: scriptBlockDepth,
+          params,
+        });
+        break;
+      }
+      case 'assignment_expression': {
+        const node = cursor.currentNode;
+        const left = node.namedChildren.find((c) => c.type === 'left_assignment_expression');
+        const operator = node.namedChildren.find((c) => c.type === 'assignement_operator');
+        const value = node.namedChildren[node.namedChildren.length - 1];
+        result.assignments.push({
+          variable: left ? left.text : '',
+          operator: operator ? operator.text : '',
+          value: value ? value.text : '',
+          ...at(node.startIndex),
+          valueAt: value ? at(value.startIndex) : at(node.endIndex),
+          function: functions.length ? functions[functions.length - 1] : '',
+          scriptblockDepth: scriptBlockDepth,
+        });
         break;
       }
       case 'script_block_expression':

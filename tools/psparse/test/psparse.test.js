@@ -196,3 +196,23 @@ test('many large files in one invocation, results in argument order', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('function definitions, param blocks and assignments', () => {
+  const { results } = parse(fixture('valid-ps3.ps1'));
+  const [r] = results;
+  assert.deepEqual(
+    r.functions.map((f) => [f.name, f.function, f.scriptblockDepth]),
+    [['Stop-FrontEnd', '', 0], ['Foo', '', 0], ['Invoke-OnPool', '', 0]],
+  );
+  assert.deepEqual(
+    r.paramBlocks.map((b) => [b.function, b.params.map((p) => [p.name, p.type, p.default])]),
+    [
+      ['', [['$SqlServerFqdn', '[string]', null]]],
+      ['Stop-FrontEnd', [['$Pool', '[string]', null]]],
+    ],
+  );
+  const preference = r.assignments.find((a) => a.variable === '$ErrorActionPreference');
+  assert.equal(preference.operator, '=');
+  assert.equal(preference.value, "'Stop'");
+  assert.equal(preference.function, '');
+});
