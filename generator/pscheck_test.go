@@ -122,6 +122,14 @@ func TestGeneratedScripts(t *testing.T) {
 		}
 	})
 	t.Run("OracleCanFail", func(t *testing.T) { oracleCanFail(t, cases, scripts) })
+	t.Run("Contract", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range contractProblems(&scripts[i], c.plan) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
+	t.Run("ContractCanFail", func(t *testing.T) { contractCanFail(t, cases, scripts) })
 	t.Run("OneLauncher", func(t *testing.T) {
 		for i, c := range cases {
 			for _, problem := range launcherProblems(&scripts[i]) {

@@ -128,9 +128,9 @@ var (
 		Description: "No other Windows PowerShell process (a Management Shell window) holds the module's assemblies.",
 		Expression:  "Test-NoOpenShell",
 	}
+	// moduleLoads has no expression: the child's own Import-Module is the test.
 	moduleLoads = Probe{
 		Description: "The child imported the module, with the updated assemblies.",
-		Expression:  "Import-Module",
 	}
 )
 
@@ -142,6 +142,10 @@ const (
 	completeReason  = "The update was already installed and the databases current when the run began: the services are not stopped again."
 	rerun           = "Fix the cause shown, then run the script again: it resumes at this step."
 )
+
+// ChildLauncher is the one function of the script that starts a child
+// Windows PowerShell.
+const ChildLauncher = "Invoke-CsChild"
 
 // Children of the script, in the order it starts them.
 var children = []Child{
@@ -256,7 +260,7 @@ func window(steps []Step, db Database) []WindowOp {
 			where = s.Child
 			if s.Child != current {
 				ops = append(ops, WindowOp{Kind: KindChildShell, DocStep: s.DocStep, Where: "script",
-					Command: fmt.Sprintf("Invoke-CsChild -Phase %s", PSQuote(s.Child))})
+					Command: fmt.Sprintf("%s -Phase %s", ChildLauncher, PSQuote(s.Child))})
 			}
 		}
 		current = s.Child
