@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // BuildPlan validates the facts and computes the plan. The error, if
@@ -14,29 +15,48 @@ func BuildPlan(f Facts) (Plan, error) {
 		return Plan{}, ps
 	}
 	f.UpdateSHA256 = strings.ToLower(f.UpdateSHA256)
-	p, _ := LookupProduct(f.Product)
-	enterprise := f.Edition == EditionEnterprise
+	var plan Plan
+	if skeleton, ok := skeletons.Load(shapeOf(f)); ok {
+		plan = skeleton.(Plan).clone()
+	} else {
+		plan = planOf(f)
+		skeletons.Store(shapeOf(f), plan.clone())
+	}
+	// The values: everything else depends on the shape alone.
+	plan.Facts = f
+	plan.Installer.UpdatePath = f.UpdatePath
+	plan.Installer.SHA256 = f.UpdateSHA256
+	plan.Variables = variables(f)
+	for i := range plan.FactTable {
+		plan.FactTable[i].Value = factValue(f, plan.FactTable[i].Key)
+	}
+	return plan, nil
+}
 
+// skeletons holds a plan of each shape (see shapes.go): BuildPlan fills in
+// the values of a copy.
+var skeletons sync.Map
+
+// planOf computes the plan of valid facts.
+func planOf(f Facts) Plan {
+	p, _ := LookupProduct(f.Product)
 	plan := Plan{
 		Facts:   f,
 		Product: p,
 		Role:    "Standard Edition server",
 		Installer: Installer{
 			DefaultFileName: p.Installer,
-			UpdatePath:      f.UpdatePath,
 			Arguments:       []string{p.SilentSwitch},
-			SHA256:          f.UpdateSHA256,
 		},
 		Downtime:   downtime(f),
 		Parameters: parameters(p),
 		ExitCodes:  exitCodes,
 	}
-	if enterprise {
+	if f.Edition == EditionEnterprise {
 		plan.Enterprise = true
 		plan.Role = "Enterprise Edition Back End Server"
 	}
 	plan.Database = databaseTest(f)
-	plan.Variables = variables(f)
 	plan.FactTable = factTable(p, f)
 	plan.Preflight = preflight(p, f, plan.Database)
 	plan.Steps = steps(p, f, plan.Database)
@@ -51,7 +71,44 @@ func BuildPlan(f Facts) (Plan, error) {
 	}
 	plan.Children = children
 	plan.Window = window(plan.Steps, plan.Database)
-	return plan, nil
+	return plan
+}
+
+// clone copies a plan deep enough that changing the copy's slices never
+// changes the original.
+func (p Plan) clone() Plan {
+	p.FactTable = slices.Clone(p.FactTable)
+	p.Installer.Arguments = slices.Clone(p.Installer.Arguments)
+	p.Preflight = slices.Clone(p.Preflight)
+	p.Steps = slices.Clone(p.Steps)
+	for i := range p.Steps {
+		p.Steps[i].Commands = slices.Clone(p.Steps[i].Commands)
+		p.Steps[i].Arguments = slices.Clone(p.Steps[i].Arguments)
+	}
+	p.Database.Arguments = slices.Clone(p.Database.Arguments)
+	p.Database.Excluded = slices.Clone(p.Database.Excluded)
+	p.Children = slices.Clone(p.Children)
+	p.Window = slices.Clone(p.Window)
+	p.Parameters = slices.Clone(p.Parameters)
+	p.ExitCodes = slices.Clone(p.ExitCodes)
+	p.Variables = slices.Clone(p.Variables)
+	return p
+}
+
+// factValue is a fact as the fact table shows it: collocated stores only
+// for an Enterprise Edition Back End.
+func factValue(f Facts, key string) string {
+	if key == "collocated_stores" {
+		if f.Edition != EditionEnterprise {
+			return ""
+		}
+		return strconv.FormatBool(f.CollocatedStores)
+	}
+	field, _ := fieldByKey(key)
+	if field.text == nil {
+		return ""
+	}
+	return *field.text(&f)
 }
 
 // factTable describes each fact, in the order of Fields, for the script

@@ -178,3 +178,41 @@ func TestRunbookAndJSONEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeBodiesAreTheTemplates: a script made from its shape's body is,
+// byte for byte, the script the template renders from the plan, for every
+// facts case and for other values of the same shapes.
+func TestShapeBodiesAreTheTemplates(t *testing.T) {
+	cases := validCases(t)
+	variants := map[string]Facts{}
+	for name, f := range cases {
+		variants[name] = f
+		g := f
+		if g.UpdatePath != "" {
+			g.UpdatePath = `D:\Other ` + "\u05d1" + `'s\SkypeServerUpdateInstaller.exe`
+		}
+		if g.SQLServerFQDN != "" {
+			g.SQLServerFQDN = "sql-other.fabrikam.com"
+		}
+		variants[name+"/other values"] = g
+	}
+	for name, f := range variants {
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, format := range []Format{FormatScript, FormatRunbook} {
+			shaped, err := render(plan, Options{Format: format, Version: testVersion}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			direct, err := Render(plan, Options{Format: format, Version: testVersion})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(shaped, direct) {
+				t.Errorf("%s %s: the shape's body differs from the template's", name, format)
+			}
+		}
+	}
+}

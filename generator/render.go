@@ -70,7 +70,14 @@ func Generate(w io.Writer, f Facts, opts Options) error {
 	if err != nil {
 		return err
 	}
-	out, err := Render(plan, opts)
+	if opts.Format == "" || opts.Format == FormatScript {
+		version, err := opts.version()
+		if err != nil {
+			return err
+		}
+		return writeBuilt(w, plan, version)
+	}
+	out, err := render(plan, opts, true)
 	if err != nil {
 		return err
 	}
@@ -80,11 +87,18 @@ func Generate(w io.Writer, f Facts, opts Options) error {
 
 // Render renders one output of a plan.
 func Render(p Plan, opts Options) ([]byte, error) {
+	return render(p, opts, false)
+}
+
+// render renders one output of a plan; built is true for a plan BuildPlan
+// has just made from its facts, whose script body may come from the
+// rendered shapes (see bodycache.go).
+func render(p Plan, opts Options, built bool) ([]byte, error) {
 	switch opts.Format {
 	case "", FormatScript:
-		return RenderScript(p, opts)
+		return renderScript(p, opts, built)
 	case FormatRunbook:
-		return RenderRunbook(p, opts)
+		return renderRunbook(p, opts, built)
 	case FormatJSON:
 		return RenderJSON(p)
 	default:
@@ -97,22 +111,29 @@ func Render(p Plan, opts Options) ([]byte, error) {
 // mark: Windows PowerShell 5.1 reads a file without one in the ANSI code
 // page, and anything between the generator and the server may drop one.
 func RenderScript(p Plan, opts Options) ([]byte, error) {
+	return renderScript(p, opts, false)
+}
+
+func renderScript(p Plan, opts Options, built bool) ([]byte, error) {
 	version, err := opts.version()
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", newScriptView(p)); err != nil {
-		return nil, fmt.Errorf("render script: %w", err)
+	if built {
+		return renderBuilt(p, version)
 	}
-	body := crlf(buf.Bytes())
+	body, err := executeBody(p)
+	if err != nil {
+		return nil, err
+	}
 	header, err := renderHeader(p, version, body)
 	if err != nil {
 		return nil, err
 	}
 	out := append(header, body...)
-	if i := bytes.IndexFunc(out, func(r rune) bool { return r >= utf8.RuneSelf }); i >= 0 {
-		// PSQuote and CommentText escape every fact: a template wrote this.
+	// PSQuote and CommentText escape every fact: a byte beyond ASCII is a
+	// template's.
+	if i := nonASCII(out); i >= 0 {
 		return nil, fmt.Errorf("render script: byte %d is not 7-bit ASCII", i)
 	}
 	return out, nil
@@ -153,6 +174,16 @@ func RenderJSON(p Plan) ([]byte, error) {
 		return nil, fmt.Errorf("render json: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// nonASCII returns the index of the first byte beyond 7-bit ASCII, or -1.
+func nonASCII(b []byte) int {
+	for i, c := range b {
+		if c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return -1
 }
 
 // crlf turns every line ending into CRLF.

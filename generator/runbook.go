@@ -29,11 +29,15 @@ type runbookView struct {
 // It renders the script first, to print the SHA-256 of the very file the
 // reviewer approves.
 func RenderRunbook(p Plan, opts Options) ([]byte, error) {
+	return renderRunbook(p, opts, false)
+}
+
+func renderRunbook(p Plan, opts Options, built bool) ([]byte, error) {
 	version, err := opts.version()
 	if err != nil {
 		return nil, err
 	}
-	script, err := RenderScript(p, opts)
+	script, err := renderScript(p, opts, built)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func checkFQDN(v string) string {
 		return describe(v) + ": give the server's FQDN only; a named SQL instance is read from the topology" + allowed
 	}
 	for _, r := range v {
-		if !(r == '.' || r == '-' || r < utf8.RuneSelf && dnsLabel.MatchString(string(r))) {
+		if !(r == '.' || r == '-' || isAlphanumeric(r)) {
 			return fmt.Sprintf("%s: holds %s, which a DNS name cannot hold%s", describe(v), describeRune(r), allowed)
 		}
 	}
@@ -261,6 +261,11 @@ func checkPathRune(r rune) string {
 		return fmt.Sprintf("holds %q, which Windows forbids in paths", r)
 	}
 	return ""
+}
+
+// isAlphanumeric is true for an ASCII letter or digit.
+func isAlphanumeric(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
 func isDriveLetter(b byte) bool {
