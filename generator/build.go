@@ -40,26 +40,24 @@ var skeletons sync.Map
 // planOf computes the plan of valid facts.
 func planOf(f Facts) Plan {
 	p, _ := LookupProduct(f.Product)
+	ed, _ := LookupEdition(f.Edition)
 	plan := Plan{
-		Facts:   f,
-		Product: p,
-		Role:    "Standard Edition server",
+		Facts:      f,
+		Product:    p,
+		Role:       ed.Role,
+		Enterprise: ed.Enterprise,
 		Installer: Installer{
 			DefaultFileName: p.Installer,
 			Arguments:       []string{p.SilentSwitch},
 		},
-		Downtime:   downtime(f),
+		Database:   ed.step11(f).Database,
+		Downtime:   ed.downtime(),
 		Parameters: parameters(p),
 		ExitCodes:  exitCodes,
 	}
-	if f.Edition == EditionEnterprise {
-		plan.Enterprise = true
-		plan.Role = "Enterprise Edition Back End Server"
-	}
-	plan.Database = databaseTest(f)
-	plan.FactTable = factTable(p, f)
-	plan.Preflight = preflight(p, f, plan.Database)
-	plan.Steps = steps(p, f, plan.Database)
+	plan.FactTable = factTable(p, ed, f)
+	plan.Preflight = preflight(p, ed, f, plan.Database)
+	plan.Steps = steps(p, ed, f)
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		s.Number = i + 1
@@ -99,7 +97,7 @@ func (p Plan) clone() Plan {
 // for an Enterprise Edition Back End.
 func factValue(f Facts, key string) string {
 	if key == "collocated_stores" {
-		if f.Edition != EditionEnterprise {
+		if ed, _ := LookupEdition(f.Edition); !ed.Enterprise {
 			return ""
 		}
 		return strconv.FormatBool(f.CollocatedStores)
@@ -113,40 +111,37 @@ func factValue(f Facts, key string) string {
 
 // factTable describes each fact, in the order of Fields, for the script
 // header and the runbook: what was given and what it means on this server.
-func factTable(p Product, f Facts) []FactRow {
-	sql := FactRow{Key: "sql_server_fqdn", Label: "SQL Server FQDN",
-		Meaning: "Not used: a Standard Edition server updates its local databases."}
-	collocated := FactRow{Key: "collocated_stores", Label: "Collocated stores",
-		Meaning: "Not used: it applies to an Enterprise Edition Back End only."}
-	role := "A Standard Edition server."
-	if f.Edition == EditionEnterprise {
-		role = "An Enterprise Edition Back End Server."
-		sql.Value = f.SQLServerFQDN
-		sql.Meaning = "The Back End SQL Server whose databases doc step 11 updates."
-		collocated.Value = strconv.FormatBool(f.CollocatedStores)
-		collocated.Meaning = "No Archiving or Monitoring databases on the same SQL Server."
+func factTable(p Product, ed Edition, f Facts) []FactRow {
+	meanings := map[string]string{
+		"product":           p.Name + ".",
+		"edition":           ed.RoleSentence,
+		"sql_server_fqdn":   "Not used: a Standard Edition server updates its local databases.",
+		"collocated_stores": "Not used: it applies to an Enterprise Edition Back End only.",
+		"update_path": given(f.UpdatePath,
+			"The update installer on the server; -UpdatePath overrides it.",
+			fmt.Sprintf("Not given: the script runs %s from its own folder; -UpdatePath overrides it.", p.Installer)),
+		"server_fqdn": given(f.ServerFQDN,
+			"The script refuses to run on any other host.",
+			"Not given: the script runs on any host."),
+		"update_sha256": given(f.UpdateSHA256,
+			"The script refuses an installer with another SHA-256.",
+			"Not given: the installer's SHA-256 is not checked."),
+		"target_version": given(f.TargetVersion,
+			"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
+			"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done."),
+	}
+	if ed.Enterprise {
+		meanings["sql_server_fqdn"] = "The Back End SQL Server whose databases doc step 11 updates."
+		meanings["collocated_stores"] = "No Archiving or Monitoring databases on the same SQL Server."
 		if f.CollocatedStores {
-			collocated.Meaning = "Archiving or Monitoring databases are on the same SQL Server: doc step 11 adds -ExcludeCollocatedStores."
+			meanings["collocated_stores"] = "Archiving or Monitoring databases are on the same SQL Server: doc step 11 adds -ExcludeCollocatedStores."
 		}
 	}
-	return []FactRow{
-		{Key: "product", Label: "Product", Value: f.Product, Meaning: p.Name + "."},
-		{Key: "edition", Label: "Edition", Value: f.Edition, Meaning: role},
-		sql,
-		collocated,
-		{Key: "update_path", Label: "Update path", Value: f.UpdatePath, Meaning: given(f.UpdatePath,
-			"The update installer on the server; -UpdatePath overrides it.",
-			fmt.Sprintf("Not given: the script runs %s from its own folder; -UpdatePath overrides it.", p.Installer))},
-		{Key: "server_fqdn", Label: "Server FQDN", Value: f.ServerFQDN, Meaning: given(f.ServerFQDN,
-			"The script refuses to run on any other host.",
-			"Not given: the script runs on any host.")},
-		{Key: "update_sha256", Label: "Update SHA-256", Value: f.UpdateSHA256, Meaning: given(f.UpdateSHA256,
-			"The script refuses an installer with another SHA-256.",
-			"Not given: the installer's SHA-256 is not checked.")},
-		{Key: "target_version", Label: "Target version", Value: f.TargetVersion, Meaning: given(f.TargetVersion,
-			"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
-			"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done.")},
+	rows := make([]FactRow, len(Fields))
+	for i, field := range Fields {
+		rows[i] = FactRow{Key: field.Key, Label: field.Label, Value: factValue(f, field.Key), Meaning: meanings[field.Key]}
 	}
+	return rows
 }
 
 // stepLabel names a step's place in the procedure.
@@ -165,35 +160,6 @@ func given(value, meaning, notGiven string) string {
 	return notGiven
 }
 
-// collocatedStores are the databases of the Archiving (LcsLog) and
-// Monitoring (LcsCDR, QoEMetrics) stores, which -ExcludeCollocatedStores
-// leaves out (DOMAIN.md section 10).
-var collocatedStores = []string{"LcsLog", "LcsCDR", "QoEMetrics"}
-
-// databaseTest returns the Test-CsDatabase command that tells whether the
-// databases of step 11 are current, the script variables it needs, and
-// which of its rows step 11 updates. Test-CsDatabase has no
-// -LocalDatabases: -LocalService covers every database a Standard Edition
-// server uses, remote ones included, so its rows are narrowed to this
-// server's own SQL instance.
-func databaseTest(f Facts) Database {
-	if f.Edition == EditionStandard {
-		return Database{TestCommand: "Test-CsDatabase -LocalService", Server: "HostFqdn",
-			Scope: "the databases on this server's own SQL Server instance"}
-	}
-	db := Database{
-		TestCommand: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
-		Arguments:   []string{"SqlServerFqdn"},
-		Server:      "SqlServerFqdn",
-		Scope:       "the databases on $SqlServerFqdn",
-	}
-	if f.CollocatedStores {
-		db.Excluded = collocatedStores
-		db.Scope = "the databases on $SqlServerFqdn except the collocated Archiving and Monitoring databases LcsLog, LcsCDR and QoEMetrics"
-	}
-	return db
-}
-
 // Owns tells whether step 11 updates the database of a Test-CsDatabase
 // row: the row is on the SQL Server named by the Database's Server
 // variable, whose value is server, and is not excluded. A row may name
@@ -206,32 +172,16 @@ func (d Database) Owns(rowServer, rowDatabase, server string) bool {
 	return onServer && !slices.ContainsFunc(d.Excluded, func(e string) bool { return strings.EqualFold(e, rowDatabase) })
 }
 
-// installDatabaseCommand is the doc step 11 command of the variant.
-func installDatabaseCommand(f Facts) string {
-	switch {
-	case f.Edition == EditionStandard:
-		return "Install-CsDatabase -Update -LocalDatabases"
-	case f.CollocatedStores:
-		return "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn -ExcludeCollocatedStores"
-	default:
-		return "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn"
-	}
-}
-
 func variables(f Facts) []Variable {
-	v := []Variable{
-		{Name: "ExpectedServerFqdn", Value: f.ServerFQDN, Set: f.ServerFQDN != "",
-			Help: "The only host this script runs on (--server-fqdn); $null: any host."},
-		{Name: "ExpectedSha256", Value: f.UpdateSHA256, Set: f.UpdateSHA256 != "",
-			Help: "The installer's expected SHA-256 (--update-sha256); $null: not checked."},
-		{Name: "TargetVersion", Value: f.TargetVersion, Set: f.TargetVersion != "",
-			Help: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides."},
+	var vs []Variable
+	for _, field := range Fields {
+		if field.Variable == "" {
+			continue
+		}
+		value := factValue(f, field.Key)
+		vs = append(vs, Variable{Name: field.Variable, Value: value, Set: value != "", Help: field.VariableHelp})
 	}
-	sql := Variable{Name: "SqlServerFqdn", Help: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server."}
-	if f.Edition == EditionEnterprise {
-		sql = Variable{Name: "SqlServerFqdn", Value: f.SQLServerFQDN, Set: true, Help: "The Back End SQL Server (--sql-server-fqdn)."}
-	}
-	return append([]Variable{sql}, v...)
+	return vs
 }
 
 // UnattendedCommandLine is how Task Scheduler and SCCM run the script:
@@ -259,20 +209,4 @@ var exitCodes = []ExitCode{
 	{Code: 3, Meaning: "A step failed and services that were running before the run are not running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
 	{Code: 4, Meaning: "Not finished: the installer started a reboot of Windows (its exit code 1641). Run the script again after the reboot: it resumes after the installer."},
 	{Code: 3010, Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
-}
-
-// downtime sets the clock's thresholds: the doc warns that a Back End
-// down for 30 minutes or more sends users into resiliency mode.
-func downtime(f Facts) Downtime {
-	d := Downtime{
-		WarnMinutes:   25,
-		BudgetMinutes: 30,
-		WarnMessage:   "Downtime has reached 25 minutes: 5 minutes of the 30-minute budget remain. Users homed on this Standard Edition server have been without service since the services stopped.",
-		BudgetMessage: "Downtime has reached 30 minutes: users homed on this Standard Edition server have been without service since the services stopped; they return when the services run again.",
-	}
-	if f.Edition == EditionEnterprise {
-		d.WarnMessage = "Downtime has reached 25 minutes: 5 minutes remain before users of the pool may go into resiliency mode."
-		d.BudgetMessage = "Downtime has reached 30 minutes: users of the pool may now be in resiliency mode. They return to full functionality when the Back End is back and the Front End Servers reconnect to it."
-	}
-	return d
 }

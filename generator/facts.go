@@ -50,31 +50,71 @@ const (
 // DefaultProduct is used when neither a flag nor a facts file names one.
 const DefaultProduct = "sfb2015"
 
-// Field names one fact as the facts file spells it (Key) and as the
-// command line spells it (Flag), so that problems can be reported in the
-// words the user typed. Bool is true for the one true/false fact; text
-// reaches every other fact's value in Facts.
+// Field is one fact: how the facts file spells it (Key), how the command
+// line does (Flag) and what its help says (FlagHelp), how the script
+// header and the runbook name it (Label), and the script variable that
+// carries it (Variable, with VariableHelp; none for the facts that choose
+// the script rather than reach it as text). Bool is true for the one
+// true/false fact; text reaches every other fact's value in Facts. Adding
+// a fact is one entry here, its Facts field, and its uses in the plan.
 type Field struct {
-	Key  string
-	Flag string
-	Bool bool
-	text func(*Facts) *string
+	Key, Flag, FlagHelp string
+	Label               string
+	Variable            string
+	VariableHelp        string
+	Bool                bool
+	text                func(*Facts) *string
 }
 
 // Fields lists every fact, in the order problems are reported.
 var Fields = []Field{
-	{Key: "product", Flag: "--product", text: func(f *Facts) *string { return &f.Product }},
-	{Key: "edition", Flag: "--edition", text: func(f *Facts) *string { return &f.Edition }},
-	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", text: func(f *Facts) *string { return &f.SQLServerFQDN }},
-	{Key: "collocated_stores", Flag: "--collocated-stores", Bool: true},
-	{Key: "update_path", Flag: "--update-path", text: func(f *Facts) *string { return &f.UpdatePath }},
-	{Key: "server_fqdn", Flag: "--server-fqdn", text: func(f *Facts) *string { return &f.ServerFQDN }},
-	{Key: "update_sha256", Flag: "--update-sha256", text: func(f *Facts) *string { return &f.UpdateSHA256 }},
-	{Key: "target_version", Flag: "--target-version", text: func(f *Facts) *string { return &f.TargetVersion }},
+	{Key: "product", Flag: "--product", Label: "Product",
+		FlagHelp: "Server product: %s. Default: " + DefaultProduct + ".",
+		text:     func(f *Facts) *string { return &f.Product }},
+	{Key: "edition", Flag: "--edition", Label: "Edition",
+		FlagHelp: "Server edition: %s. Required, here or in the facts file.",
+		text:     func(f *Facts) *string { return &f.Edition }},
+	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN",
+		FlagHelp:     "FQDN of the Back End SQL Server. Required with enterprise; an error with standard.",
+		Variable:     "SqlServerFqdn",
+		VariableHelp: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server.",
+		text:         func(f *Facts) *string { return &f.SQLServerFQDN }},
+	{Key: "collocated_stores", Flag: "--collocated-stores", Label: "Collocated stores", Bool: true,
+		FlagHelp: "The Archiving or Monitoring databases are on the same SQL Server as the Back End (enterprise only)."},
+	{Key: "update_path", Flag: "--update-path", Label: "Update path",
+		FlagHelp: "Windows path of the update installer (.exe) on the target server. Default: the product's installer file name in the script's own folder.",
+		text:     func(f *Facts) *string { return &f.UpdatePath }},
+	{Key: "server_fqdn", Flag: "--server-fqdn", Label: "Server FQDN",
+		FlagHelp:     "FQDN of the server to patch: the script refuses to run on any other host.",
+		Variable:     "ExpectedServerFqdn",
+		VariableHelp: "The only host this script runs on (--server-fqdn); $null: any host.",
+		text:         func(f *Facts) *string { return &f.ServerFQDN }},
+	{Key: "update_sha256", Flag: "--update-sha256", Label: "Update SHA-256",
+		FlagHelp:     "SHA-256 of the update installer (64 hexadecimal digits): the script refuses any other file.",
+		Variable:     "ExpectedSha256",
+		VariableHelp: "The installer's expected SHA-256 (--update-sha256); $null: not checked.",
+		text:         func(f *Facts) *string { return &f.UpdateSHA256 }},
+	{Key: "target_version", Flag: "--target-version", Label: "Target version",
+		FlagHelp:     "Core Components version the update brings (a.b.c.d): after the installer it must be reached; with -DatabaseOnly, a machine at it counts as updated.",
+		Variable:     "TargetVersion",
+		VariableHelp: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides.",
+		text:         func(f *Facts) *string { return &f.TargetVersion }},
 }
 
 // utf8BOM starts a UTF-8 file that Notepad saved.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Help is the field's flag help, with the allowed values where it lists
+// them.
+func (f Field) Help() string {
+	switch f.Key {
+	case "product":
+		return fmt.Sprintf(f.FlagHelp, strings.Join(ProductKeys(), ", "))
+	case "edition":
+		return fmt.Sprintf(f.FlagHelp, strings.Join(EditionKeys(), " or "))
+	}
+	return f.FlagHelp
+}
 
 // fieldByKey finds a field by its exact key.
 func fieldByKey(key string) (Field, bool) {

@@ -46,17 +46,19 @@ var hostileBase = map[string]map[string]any{
 }
 
 // factVariables names the script variable that carries each fact that
-// reaches the script as text (DESIGN.md: once, as one quoted literal);
-// update_path is the default of the -UpdatePath parameter. Product and
-// edition choose the script; they never reach it as text.
-var factVariables = map[string]string{
-	"sql_server_fqdn": "SqlServerFqdn",
-	"update_path":     "UpdatePath",
-	"server_fqdn":     "ExpectedServerFqdn",
-	"update_sha256":   "ExpectedSha256",
-	"target_version":  "TargetVersion",
-}
-
+// reaches the script as text (DESIGN.md: once, as one quoted literal),
+// from the facts table; update_path is the default of the -UpdatePath
+// parameter. Product and edition choose the script; they never reach it
+// as text.
+var factVariables = func() map[string]string {
+	vars := map[string]string{"update_path": "UpdatePath"}
+	for _, f := range generator.Fields {
+		if f.Variable != "" {
+			vars[f.Key] = f.Variable
+		}
+	}
+	return vars
+}()
 // placeholders are plain valid values. The script of a placeholder is the
 // baseline a hostile value's script must equal, but for the value's own
 // expression; a value that is not ASCII is compared with the non-ASCII

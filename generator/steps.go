@@ -7,7 +7,7 @@ import "fmt"
 // machine, then the 'read' child (the module check), then those that use
 // what it read. The PowerShell functions they call are defined once in the
 // script template.
-func preflight(p Product, f Facts, db Database) []Check {
+func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 	checks := []Check{
 		{ID: "elevated", DocStep: 1, DatabaseOnly: true,
 			Title:  "The session runs elevated (as Administrator).",
@@ -53,7 +53,7 @@ func preflight(p Product, f Facts, db Database) []Check {
 			Test:   "Get-OpenShellProblem",
 			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
 	)
-	if f.Edition == EditionEnterprise {
+	if ed.Enterprise {
 		checks = append(checks, Check{ID: "sql-resolves", DatabaseOnly: true,
 			Title:  "The SQL Server FQDN resolves in DNS.",
 			Test:   "Get-SqlServerProblem",
@@ -75,13 +75,13 @@ func preflight(p Product, f Facts, db Database) []Check {
 			Title:  "The script runs on the server it was generated for.",
 			Test:   "Get-ServerIdentityProblem",
 			Remedy: "Run the script on the server named in $ExpectedServerFqdn, or generate a script for this server."}
-		if f.Edition == EditionEnterprise {
+		if ed.Enterprise {
 			identity.Title = "The script runs on the server it was generated for; with -DatabaseOnly, also on a Front End Server whose pool keeps its user database on $SqlServerFqdn."
 			identity.Remedy = "Run the script on the server named in $ExpectedServerFqdn, or with -DatabaseOnly on a Front End Server of a pool homed on $SqlServerFqdn."
 		}
 		checks = append(checks, identity)
 	}
-	if f.Edition == EditionStandard {
+	if !ed.Enterprise {
 		return append(checks, Check{ID: "database-only-edition", OnlyDatabaseOnly: true,
 			Title:  "With -DatabaseOnly: the server is an Enterprise Edition Back End.",
 			Test:   "Get-DatabaseOnlyEditionProblem",
@@ -156,7 +156,9 @@ var children = []Child{
 
 // steps lists doc steps 4 to 11 in doc order, then the start of the
 // services, a step beyond the doc. Doc steps 1 to 3 are preflight checks.
-func steps(p Product, f Facts, db Database) []Step {
+func steps(p Product, ed Edition, f Facts) []Step {
+	step11 := ed.step11(f)
+	db := step11.Database
 	updateTest := Probe{
 		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Running it again is harmless: it installs only the updates not yet applied.`,
 		Expression:  "Test-InstallRecord",
@@ -229,9 +231,9 @@ func steps(p Product, f Facts, db Database) []Step {
 			OnFailure: rerun},
 		{ID: "update-databases", DocStep: 11, Phase: PhaseDatabase, DatabaseStep: true,
 			Title:           "Apply the changes to the SQL Server databases",
-			Why:             databaseWhy(f),
+			Why:             step11.Why,
 			Test:            databasesCurrent,
-			Commands:        []string{installDatabaseCommand(f) + " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"},
+			Commands:        []string{step11.Command + " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"},
 			ManagementShell: true, Child: "phase-b", Kind: KindChildCommand,
 			Arguments:           append(append([]string{}, db.Arguments...), "DatabaseReport"),
 			Verify:              databasesCurrent,
@@ -281,15 +283,4 @@ func window(steps []Step, db Database) []WindowOp {
 		ops[i].Number = i + 1
 	}
 	return ops
-}
-
-func databaseWhy(f Facts) string {
-	switch {
-	case f.Edition == EditionStandard:
-		return "A Standard Edition server updates its local databases."
-	case f.CollocatedStores:
-		return "An Enterprise Edition Back End with Archiving or Monitoring databases on the same SQL Server: -ExcludeCollocatedStores."
-	default:
-		return "An Enterprise Edition Back End without collocated Archiving or Monitoring databases."
-	}
 }

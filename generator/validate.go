@@ -42,22 +42,22 @@ func Validate(f Facts) Problems {
 		add("product", "%s; allowed: %s", describe(f.Product), strings.Join(ProductKeys(), ", "))
 	}
 
-	switch f.Edition {
-	case EditionStandard:
+	switch ed, ok := LookupEdition(f.Edition); {
+	case !ok:
+		add("edition", "%s; allowed: %s", describe(f.Edition), strings.Join(EditionKeys(), ", "))
+	case !ed.Enterprise:
 		if f.SQLServerFQDN != "" {
-			add("sql_server_fqdn", "not allowed with edition standard (a Standard Edition server updates its local databases)")
+			add("sql_server_fqdn", "not allowed with edition %s (a %s updates its local databases)", ed.Key, ed.Role)
 		}
 		if f.CollocatedStores {
-			add("collocated_stores", "not allowed with edition standard (it applies to an Enterprise Edition Back End only)")
+			add("collocated_stores", "not allowed with edition %s (it applies to an Enterprise Edition Back End only)", ed.Key)
 		}
-	case EditionEnterprise:
-		if f.SQLServerFQDN == "" {
-			add("sql_server_fqdn", "required with edition enterprise (the Back End SQL Server, e.g. sql01.contoso.com)")
-		} else if msg := checkFQDN(f.SQLServerFQDN); msg != "" {
+	case f.SQLServerFQDN == "":
+		add("sql_server_fqdn", "required with edition %s (the Back End SQL Server, e.g. sql01.contoso.com)", ed.Key)
+	default:
+		if msg := checkFQDN(f.SQLServerFQDN); msg != "" {
 			add("sql_server_fqdn", "%s", msg)
 		}
-	default:
-		add("edition", "%s; allowed: %s, %s", describe(f.Edition), EditionStandard, EditionEnterprise)
 	}
 
 	if f.UpdatePath != "" {

@@ -67,9 +67,13 @@ func TestWindowHoldsOnlyTheDocumentedWork(t *testing.T) {
 // behind, or a collocated one that -ExcludeCollocatedStores leaves out, is
 // not owned: the script reports it as a warning, never a failure.
 func TestDatabaseOwnsOnlyWhatStep11Updates(t *testing.T) {
-	standardDB := databaseTest(Facts{Edition: EditionStandard})
-	enterpriseDB := databaseTest(Facts{Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com"})
-	collocatedDB := databaseTest(Facts{Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com", CollocatedStores: true})
+	database := func(f Facts) Database {
+		ed, _ := LookupEdition(f.Edition)
+		return ed.step11(f).Database
+	}
+	standardDB := database(Facts{Edition: EditionStandard})
+	enterpriseDB := database(Facts{Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com"})
+	collocatedDB := database(Facts{Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com", CollocatedStores: true})
 	cases := []struct {
 		name             string
 		db               Database

@@ -65,6 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { code = c }),
 		kong.UsageOnError(),
+		factHelp(),
 	)
 	if err != nil {
 		panic(err) // the CLI model itself is wrong: a programming error
@@ -91,6 +92,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sfbpatch: %v\n", err)
 		return exitIO
 	}
+}
+
+// factHelp gives each fact's flag its help from the facts table, as
+// ${help_<key>}.
+func factHelp() kong.Vars {
+	vars := kong.Vars{}
+	for _, f := range generator.Fields {
+		vars["help_"+f.Key] = f.Help()
+	}
+	return vars
 }
 
 // usageExitCode is the exit code of a command line kong rejects: 1, but 2

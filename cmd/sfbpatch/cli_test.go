@@ -240,3 +240,19 @@ func TestCLIGenerateFactsFileAndFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIHelpCoversTheTables: generate --help names every fact's flag and
+// every product and edition.
+func TestCLIHelpCoversTheTables(t *testing.T) {
+	help := strings.Join(strings.Fields(sfbpatch("generate", "--help").stdout), " ")
+	for _, f := range generator.Fields {
+		if !strings.Contains(help, f.Flag) {
+			t.Errorf("generate --help lacks %s", f.Flag)
+		}
+	}
+	for _, key := range append(generator.ProductKeys(), generator.EditionKeys()...) {
+		if !strings.Contains(help, key) {
+			t.Errorf("generate --help lacks %s", key)
+		}
+	}
+}

@@ -14,14 +14,14 @@ import (
 // generateCmd holds the facts as flags. Pointers tell a flag the user gave
 // from one left out, so that flags override the facts file field by field.
 type generateCmd struct {
-	Product          *string `help:"Server product: lync2013, sfb2015 or sfb2019. Default: sfb2015." placeholder:"PRODUCT"`
-	Edition          *string `help:"Server edition: standard or enterprise. Required, here or in the facts file." placeholder:"EDITION"`
-	SQLServerFQDN    *string `name:"sql-server-fqdn" help:"FQDN of the Back End SQL Server. Required with enterprise; an error with standard." placeholder:"FQDN"`
-	CollocatedStores *bool   `help:"The Archiving or Monitoring databases are on the same SQL Server as the Back End (enterprise only)."`
-	UpdatePath       *string `help:"Windows path of the update installer on the target server. Default: the product's installer file name in the script's own folder." placeholder:"PATH"`
-	ServerFQDN       *string `name:"server-fqdn" help:"FQDN of the server to patch: the script refuses to run on any other host." placeholder:"FQDN"`
-	UpdateSHA256     *string `name:"update-sha256" help:"SHA-256 of the update installer (64 hexadecimal digits): the script refuses any other file." placeholder:"HEX"`
-	TargetVersion    *string `help:"Core Components version the update brings (a.b.c.d): at or above it, the update counts as installed." placeholder:"VERSION"`
+	Product          *string `help:"${help_product}" placeholder:"PRODUCT"`
+	Edition          *string `help:"${help_edition}" placeholder:"EDITION"`
+	SQLServerFQDN    *string `name:"sql-server-fqdn" help:"${help_sql_server_fqdn}" placeholder:"FQDN"`
+	CollocatedStores *bool   `help:"${help_collocated_stores}"`
+	UpdatePath       *string `help:"${help_update_path}" placeholder:"PATH"`
+	ServerFQDN       *string `name:"server-fqdn" help:"${help_server_fqdn}" placeholder:"FQDN"`
+	UpdateSHA256     *string `name:"update-sha256" help:"${help_update_sha256}" placeholder:"HEX"`
+	TargetVersion    *string `help:"${help_target_version}" placeholder:"VERSION"`
 	Format           string  `enum:"ps1,md,json" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown) or json (the plan, for CMDBs and automation). Default: ps1." placeholder:"FORMAT"`
 	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output. A file is replaced atomically and keeps its permissions (a new one: 0644 less the umask); a symbolic link is followed; a device is written to as it is." placeholder:"FILE"`
 	Facts            string  `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
