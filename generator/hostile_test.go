@@ -59,6 +59,7 @@ var factVariables = func() map[string]string {
 	}
 	return vars
 }()
+
 // placeholders are plain valid values. The script of a placeholder is the
 // baseline a hostile value's script must equal, but for the value's own
 // expression; a value that is not ASCII is compared with the non-ASCII
