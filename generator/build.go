@@ -27,6 +27,11 @@ func BuildPlan(f Facts) (Plan, error) {
 	plan.Installer.UpdatePath = f.UpdatePath
 	plan.Installer.SHA256 = f.UpdateSHA256
 	plan.Variables = variables(f)
+	for i := range plan.Parameters {
+		if plan.Parameters[i].Name == "UpdatePath" {
+			plan.Parameters[i].Default = parameters(plan.Product, f)[i].Default
+		}
+	}
 	for i := range plan.FactTable {
 		plan.FactTable[i].Value = factValue(f, plan.FactTable[i].Key)
 	}
@@ -52,7 +57,7 @@ func planOf(f Facts) Plan {
 		},
 		Database:   ed.step11(f).Database,
 		Downtime:   ed.downtime(),
-		Parameters: parameters(p),
+		Parameters: parameters(p, f),
 		ExitCodes:  exitCodes,
 	}
 	plan.FactTable = factTable(p, ed, f)
@@ -189,10 +194,14 @@ func variables(f Facts) []Variable {
 // 1), and -Unattended replaces -Confirm:$false, which -File cannot pass.
 const UnattendedCommandLine = `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File <script>.ps1 -Unattended`
 
-func parameters(p Product) []Parameter {
+func parameters(p Product, f Facts) []Parameter {
+	updatePath := ""
+	if f.UpdatePath != "" {
+		updatePath = PSQuote(f.UpdatePath)
+	}
 	return []Parameter{
-		{Name: "UpdatePath", Type: "string", Help: fmt.Sprintf("Path of the update installer. Default: the path given when the script was generated, else %s in the script's own folder.", p.Installer)},
-		{Name: "LogDirectory", Type: "string", Help: `Folder for the transcript and the Install-CsDatabase report. Default: $env:ProgramData\sfbpatch.`},
+		{Name: "UpdatePath", Type: "string", Default: updatePath, Help: fmt.Sprintf("Path of the update installer. Default: the path given when the script was generated, else %s in the script's own folder.", p.Installer)},
+		{Name: "LogDirectory", Type: "string", Default: "(Join-Path $env:ProgramData 'sfbpatch')", Help: `Folder for the transcript and the Install-CsDatabase report. Default: $env:ProgramData\sfbpatch.`},
 		{Name: "Unattended", Type: "switch", Help: "Asks nothing: for Task Scheduler and SCCM, with " + UnattendedCommandLine + ", which keeps the exit codes. -WhatIf still changes nothing."},
 		{Name: "Force", Type: "switch", Help: "Turns the failures of the group-membership check and of the open-Management-Shell check into warnings."},
 		{Name: "IgnorePendingReboot", Type: "switch", Help: "Runs even though Windows reports a pending reboot."},

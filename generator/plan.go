@@ -214,11 +214,13 @@ type Downtime struct {
 	BudgetMessage string `json:"budget_message"`
 }
 
-// Parameter is one parameter of the generated script.
+// Parameter is one parameter of the generated script. Default is the
+// PowerShell expression of its default value (absent when none).
 type Parameter struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Help string `json:"help"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Default string `json:"default,omitempty"`
+	Help    string `json:"help"`
 }
 
 // ExitCode is one exit code of the generated script.

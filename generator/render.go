@@ -149,6 +149,10 @@ type scriptView struct {
 	UnattendedCommandLine string
 }
 
+// CommaAfterParameter is true for every parameter of the param block but
+// the last.
+func (v scriptView) CommaAfterParameter(i int) bool { return i < len(v.Parameters)-1 }
+
 func newScriptView(p Plan) scriptView {
 	v := scriptView{Plan: p, Step: map[string]Step{}, IDs: map[string][]string{}, UnattendedCommandLine: UnattendedCommandLine}
 	for _, s := range p.Steps {

@@ -149,9 +149,12 @@ func shapeTextOf(p Plan) (shapeText, error) {
 	}
 	q := p
 	slots := 0
-	if p.Installer.UpdatePath != "" {
-		q.Installer.UpdatePath = placeholder(slotUpdatePath)
-		slots++
+	q.Parameters = append([]Parameter(nil), p.Parameters...)
+	for i, param := range q.Parameters {
+		if param.Name == "UpdatePath" && param.Default != "" {
+			q.Parameters[i].Default = PSQuote(placeholder(slotUpdatePath))
+			slots++
+		}
 	}
 	q.Variables = append([]Variable(nil), p.Variables...)
 	for i, v := range q.Variables {
