@@ -126,9 +126,6 @@ func fieldByKey(key string) (Field, bool) {
 	return Field{}, false
 }
 
-// Version is the version of sfbpatch.
-const Version = "0.1.0"
-
 // MaxFactsSize is the largest facts file sfbpatch reads: real facts take a
 // few hundred bytes, and a bigger file is refused before it is read whole.
 const MaxFactsSize = 1 << 20

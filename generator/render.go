@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"text/template"
@@ -61,28 +60,6 @@ func (o Options) version() (string, error) {
 		return "", fmt.Errorf("version %q: allowed: letters, digits, '.', '+' and '-'", o.Version)
 	}
 	return o.Version, nil
-}
-
-// Generate validates the facts, plans and renders the chosen output, and
-// writes it to w only once it is complete.
-func Generate(w io.Writer, f Facts, opts Options) error {
-	plan, err := BuildPlan(f)
-	if err != nil {
-		return err
-	}
-	if opts.Format == "" || opts.Format == FormatScript {
-		version, err := opts.version()
-		if err != nil {
-			return err
-		}
-		return writeBuilt(w, plan, version)
-	}
-	out, err := render(plan, opts, true)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(out)
-	return err
 }
 
 // Render renders one output of a plan.

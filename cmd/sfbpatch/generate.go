@@ -32,18 +32,22 @@ func (g *generateCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	ps := empty
-	for _, p := range generator.Validate(facts) {
-		if !hasField(empty, p.Field) {
-			ps = append(ps, p)
-		}
-	}
-	if len(ps) > 0 {
-		return inputError(describeProblems(ps, source)...)
-	}
 	var buf bytes.Buffer
 	opts := generator.Options{Format: generator.Format(g.Format), Version: generator.Version}
-	if err := generator.Generate(&buf, facts, opts); err != nil {
+	err = generator.Generate(&buf, facts, opts)
+	var ps generator.Problems
+	if errors.As(err, &ps) || len(empty) > 0 {
+		// A fact given empty is reported as such, not as the problem its
+		// empty value makes.
+		all := empty
+		for _, p := range ps {
+			if !hasField(empty, p.Field) {
+				all = append(all, p)
+			}
+		}
+		return inputError(describeProblems(all, source)...)
+	}
+	if err != nil {
 		return err
 	}
 	if err := writeOutput(g.Output, buf.Bytes(), e.stdout, g.Facts); err != nil {
