@@ -212,10 +212,10 @@ func parameters(p Product, f Facts) []Parameter {
 }
 
 var exitCodes = []ExitCode{
-	{Code: 0, Meaning: "Done: every step is done or was already done."},
-	{Code: 1, Meaning: "Nothing was changed: a preflight check failed, the confirmation was declined, or a step failed before the first child of the window started."},
-	{Code: 2, Meaning: "A step failed once the window had begun (a change may have been made); the services that were running before the run are running again."},
-	{Code: 3, Meaning: "A step failed and services that were running before the run are not running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
-	{Code: 4, Meaning: "Not finished: the installer started a reboot of Windows (its exit code 1641). Run the script again after the reboot: it resumes after the installer."},
-	{Code: 3010, Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
+	{Code: 0, Name: "done", Meaning: "Done: every step is done or was already done."},
+	{Code: 1, Name: "nothing-changed", Meaning: "Nothing was changed: a preflight check failed, the confirmation was declined, or a step failed before the first child of the window started."},
+	{Code: 2, Name: "restored", Meaning: "A step failed once the window had begun (a change may have been made); the services that were running before the run are running again."},
+	{Code: 3, Name: "manual-action", Meaning: "A step failed and services that were running before the run are not running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
+	{Code: 4, Name: "reboot-under-way", Meaning: "Not finished: the installer started a reboot of Windows (its exit code 1641). Run the script again after the reboot: it resumes after the installer."},
+	{Code: 3010, Name: "reboot-required", Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
 }

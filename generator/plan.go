@@ -223,9 +223,11 @@ type Parameter struct {
 	Help    string `json:"help"`
 }
 
-// ExitCode is one exit code of the generated script.
+// ExitCode is one exit code of the generated script. Name is how the
+// script template refers to it.
 type ExitCode struct {
 	Code    int    `json:"code"`
+	Name    string `json:"name"`
 	Meaning string `json:"meaning"`
 }
 

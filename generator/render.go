@@ -117,13 +117,24 @@ func renderScript(p Plan, opts Options, built bool) ([]byte, error) {
 }
 
 // scriptView is what the script template reads: the plan, its steps by
-// ID, and the IDs of the steps each place runs ("script" for the script's
-// own process, else the child's phase), in plan order.
+// ID, the IDs of the steps each place runs ("script" for the script's own
+// process, else the child's phase), in plan order.
 type scriptView struct {
 	Plan
 	Step                  map[string]Step
 	IDs                   map[string][]string
 	UnattendedCommandLine string
+}
+
+// ExitCode is the code of the plan's exit code of that name; an unknown
+// name stops the rendering.
+func (v scriptView) ExitCode(name string) (int, error) {
+	for _, e := range v.ExitCodes {
+		if e.Name == name {
+			return e.Code, nil
+		}
+	}
+	return 0, fmt.Errorf("the plan has no exit code named %q", name)
 }
 
 // CommaAfterParameter is true for every parameter of the param block but
