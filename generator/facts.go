@@ -233,12 +233,17 @@ func readObject(text []byte) ([]member, error) {
 func utf8Text(data []byte) ([]byte, error) {
 	var order unicode.Endianness
 	switch {
+	case bytes.HasPrefix(data, utf8BOM) && (bytes.HasPrefix(data[3:], utf8BOM) || bytes.HasPrefix(data[3:], []byte{0xFF, 0xFE}) || bytes.HasPrefix(data[3:], []byte{0xFE, 0xFF})):
+		return nil, errors.New("starts with two byte order marks: save it again as UTF-8")
 	case bytes.HasPrefix(data, utf8BOM):
 		return data[len(utf8BOM):], nil
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
 		order = unicode.LittleEndian
 	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
 		order = unicode.BigEndian
+	case len(data) >= 2 && (data[0] == 0 || data[1] == 0):
+		// JSON text starts with an ASCII character: a NUL beside it is UTF-16.
+		return nil, errors.New("looks like UTF-16 without a byte order mark: save it as UTF-8, or as UTF-16 with a byte order mark")
 	default:
 		return data, nil
 	}

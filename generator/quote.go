@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -82,4 +83,23 @@ func CommentText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// CommentValue shows a fact's value on a line of the script header: as it
+// is when it is printable ASCII that cannot be read another way, else as a
+// JSON string in CommentText's escapes, so that no two values show the
+// same (the folder u05d1 and the letter U+05D1 differ: D:\u05d1 and
+// "D:\\u05d1" against "D:\u05d1").
+func CommentValue(s string) string {
+	plain := !strings.Contains(s, `\u`) && !strings.HasPrefix(s, `"`)
+	for _, r := range s {
+		if r < ' ' || r >= 0x7f {
+			plain = false
+		}
+	}
+	if plain {
+		return s
+	}
+	quoted, _ := json.Marshal(s) // a string always marshals
+	return CommentText(string(quoted))
 }

@@ -16,6 +16,7 @@ import (
 var funcs = template.FuncMap{
 	"psq":     PSQuote,
 	"comment": CommentText,
+	"shown":   CommentValue,
 	"md":      MarkdownText,
 	"mdcode":  MarkdownCode,
 }

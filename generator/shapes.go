@@ -62,8 +62,9 @@ const (
 func placeholder(slot string) string { return "\x00" + slot + "\x00" }
 
 // slotPattern finds the placeholders in rendered text: as PSQuote writes
-// them, as CommentText writes them, or as they are.
-var slotPattern = regexp.MustCompile(`'\x00([^\x00']+)\x00'|\\u0000([^\\]+)\\u0000|\x00([^\x00]+)\x00`)
+// them, as CommentValue writes them, as CommentText writes them, or as
+// they are.
+var slotPattern = regexp.MustCompile(`'\x00([^\x00']+)\x00'|"\\u0000([^\\]+)\\u0000"|\\u0000([^\\]+)\\u0000|\x00([^\x00]+)\x00`)
 
 var shapes sync.Map // shape -> shapeText
 
@@ -204,9 +205,11 @@ func split(text []byte) []piece {
 		case m[2] >= 0:
 			pc.slot, pc.escape = string(text[m[2]:m[3]]), PSQuote
 		case m[4] >= 0:
-			pc.slot, pc.escape = string(text[m[4]:m[5]]), CommentText
+			pc.slot, pc.escape = string(text[m[4]:m[5]]), CommentValue
+		case m[6] >= 0:
+			pc.slot, pc.escape = string(text[m[6]:m[7]]), CommentText
 		default:
-			pc.slot = string(text[m[6]:m[7]])
+			pc.slot = string(text[m[8]:m[9]])
 		}
 		pieces = append(pieces, piece{text: text[last:m[0]]}, pc)
 		last = m[1]

@@ -105,7 +105,7 @@ var (
 	dnsLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
 	versionPart   = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
-	allNumeric    = regexp.MustCompile(`^[0-9.]+$`)
+	allNumeric    = regexp.MustCompile(`^[0-9.]*[0-9][0-9.]*$`)
 )
 
 // checkFQDN accepts a DNS name of two or more labels, letters, digits and
@@ -123,8 +123,11 @@ func checkFQDN(v string) string {
 	if len(v) > 253 {
 		return fmt.Sprintf("is %d characters long, over the 253 a DNS name may have%s", len(v), allowed)
 	}
-	if net.ParseIP(v) != nil || allNumeric.MatchString(v) {
+	if net.ParseIP(v) != nil {
 		return describe(v) + ": an IP address, not a name: give the FQDN from the topology" + allowed
+	}
+	if allNumeric.MatchString(v) {
+		return describe(v) + ": only digits and dots: a host name has a letter; give the FQDN from the topology" + allowed
 	}
 	if strings.HasSuffix(v, ".") && !strings.HasSuffix(v, "..") && len(v) > 1 {
 		return describe(v) + ": drop the trailing dot" + allowed

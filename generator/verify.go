@@ -126,8 +126,12 @@ func (v Verification) Notes() []string {
 	switch {
 	case v.Outcome == OnlyEncodingChanged:
 		notes = append(notes, "only line endings differ ("+v.lineEndingChange()+"): the commands are the same")
-	case v.Outcome == Changed && v.LineEndings != LineEndingsCRLF:
+	case v.Outcome == Changed && v.Diff != "" && v.LineEndings != LineEndingsCRLF:
 		notes = append(notes, "the diff leaves out line endings, which differ too ("+v.lineEndingChange()+")")
+	}
+	if v.Outcome == Changed && v.Diff == "" {
+		notes = append(notes, "apart from that, the file is what its facts generate")
+		return notes
 	}
 	if v.Outcome == Changed && v.BodyHashMatches {
 		notes = append(notes, "header and body are consistent with each other, but not with what these facts generate")

@@ -253,3 +253,20 @@ func TestVerifyHeaderCommentText(t *testing.T) {
 		}
 	}
 }
+
+// TestCommentValueTellsValuesApart: two values never show the same on a
+// header line, however they use backslashes and \u.
+func TestCommentValueTellsValuesApart(t *testing.T) {
+	values := []string{`D:\Updates\u05d1\x.exe`, "D:\\Updates\u05d1\\x.exe", `"D:\x.exe"`, `D:\x.exe`, "D:\\\u00e9.exe", `D:\\u00e9.exe`}
+	seen := map[string]string{}
+	for _, v := range values {
+		shown := CommentValue(v)
+		if other, ok := seen[shown]; ok {
+			t.Errorf("%+q and %+q both show as %s", v, other, shown)
+		}
+		seen[shown] = v
+		if i := nonASCII([]byte(shown)); i >= 0 {
+			t.Errorf("%+q shows as %s, not 7-bit ASCII", v, shown)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 
@@ -75,7 +77,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code // --help was printed
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "sfbpatch: %v\n", err)
+		fmt.Fprintf(stderr, "sfbpatch: %s\n", visible(err.Error()))
 		return usageExitCode(err)
 	}
 	err = ctx.Run(env{stdin: stdin, stdout: stdout, stderr: stderr})
@@ -85,13 +87,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.As(err, &exit):
 		for _, l := range exit.lines {
-			fmt.Fprintf(stderr, "sfbpatch: %s\n", l)
+			fmt.Fprintf(stderr, "sfbpatch: %s\n", visible(l))
 		}
 		return exit.code
 	default:
-		fmt.Fprintf(stderr, "sfbpatch: %v\n", err)
+		fmt.Fprintf(stderr, "sfbpatch: %s\n", visible(err.Error()))
 		return exitIO
 	}
+}
+
+// visible escapes what a terminal would not show as itself, in a line
+// that may hold a file name or an argument as the user gave it: control
+// and format characters (escape codes, bidirectional overrides) become
+// \xHH or \uHHHH.
+func visible(line string) string {
+	var b strings.Builder
+	for _, r := range line {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\uFFFD`)
+		case r < 0x80 && (r < ' ' || r == 0x7f):
+			fmt.Fprintf(&b, `\x%02X`, r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // factHelp gives each fact's flag its help from the facts table, as

@@ -256,3 +256,20 @@ func TestCLIHelpCoversTheTables(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIShowsNamesEscaped: a file name or an argument that holds escape
+// codes is shown escaped, on standard error and standard output alike.
+func TestCLIShowsNamesEscaped(t *testing.T) {
+	for _, args := range [][]string{
+		{"generate", "--edition", "standard", "-o", "\x1b]0;title\a\x1b[2Jnowhere/x.ps1"},
+		{"generate", "--facts", "\x1b[2Jmissing.json"},
+		{"verify", "\x1b[31mmissing.ps1"},
+		{"\x1b[2J"},
+		{"generate", "--\x1b[2J"},
+	} {
+		r := sfbpatch(args...)
+		if strings.ContainsAny(r.stdout+r.stderr, "\x1b\a") || !strings.Contains(r.stderr, `\x1B`) {
+			t.Errorf("%q: %+v", args, r)
+		}
+	}
+}

@@ -14,6 +14,10 @@ import (
 // generateCmd holds the facts as flags. Pointers tell a flag the user gave
 // from one left out, so that flags override the facts file field by field.
 type generateCmd struct {
+	// factsInfo is the facts file as read (standard input included, when
+	// it is a file), which -o must not replace.
+	factsInfo os.FileInfo `kong:"-"`
+
 	Product          *string `help:"${help_product}" placeholder:"PRODUCT"`
 	Edition          *string `help:"${help_edition}" placeholder:"EDITION"`
 	SQLServerFQDN    *string `name:"sql-server-fqdn" help:"${help_sql_server_fqdn}" placeholder:"FQDN"`
@@ -24,7 +28,7 @@ type generateCmd struct {
 	TargetVersion    *string `help:"${help_target_version}" placeholder:"VERSION"`
 	Format           string  `enum:"ps1,md,json" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown) or json (the plan, for CMDBs and automation). Default: ps1." placeholder:"FORMAT"`
 	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output. A file is replaced atomically and keeps its permissions (a new one: 0644 less the umask); a symbolic link is followed; a device is written to as it is." placeholder:"FILE"`
-	Facts            string  `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
+	Facts            *string `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
 }
 
 func (g *generateCmd) Run(e env) error {
@@ -50,7 +54,10 @@ func (g *generateCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	if err := writeOutput(g.Output, buf.Bytes(), e.stdout, g.Facts); err != nil {
+	if g.Output == "" {
+		return inputError("--output: given but empty: give a file, or - for standard output")
+	}
+	if err := writeOutput(g.Output, buf.Bytes(), e.stdout, g.factsInfo); err != nil {
 		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, describeOpenError(err))
 	}
 	return nil
@@ -64,13 +71,17 @@ func (g *generateCmd) collect(stdin io.Reader) (generator.Facts, map[string]stri
 	f := generator.Facts{}
 	source := map[string]string{}
 	givenEmpty := map[string]bool{}
-	if g.Facts != "" {
+	if g.Facts != nil && *g.Facts == "" {
+		return f, nil, nil, inputError("--facts: given but empty: give a file, - for standard input, or leave it out")
+	}
+	if g.Facts != nil {
 		var err error
-		if f, givenEmpty, err = readFacts(g.Facts, stdin); err != nil {
+		if f, givenEmpty, err = readFacts(*g.Facts, stdin); err != nil {
 			return f, nil, nil, err
 		}
+		g.factsInfo = statInput(*g.Facts, stdin)
 		for _, field := range generator.Fields {
-			source[field.Key] = g.Facts + ": " + field.Key
+			source[field.Key] = *g.Facts + ": " + field.Key
 		}
 	}
 	set := func(key string, dst *string, v *string) {
@@ -134,6 +145,9 @@ func describeProblems(ps generator.Problems, source map[string]string) []string 
 // generator.DecodeFacts. It also returns the fields given as "".
 func readFacts(path string, stdin io.Reader) (generator.Facts, map[string]bool, error) {
 	data, err := readLimited(path, stdin, generator.MaxFactsSize, "a facts file")
+	if path == "-" {
+		path = "standard input"
+	}
 	if err != nil {
 		return generator.Facts{}, nil, exitError{code: exitIO, lines: []string{"--facts " + path + ": " + err.Error()}}
 	}
@@ -154,6 +168,19 @@ func readFacts(path string, stdin io.Reader) (generator.Facts, map[string]bool, 
 		empty[key] = true
 	}
 	return f, empty, nil
+}
+
+// statInput returns what the facts were read from, when it is a file.
+func statInput(path string, stdin io.Reader) os.FileInfo {
+	if path == "-" {
+		if f, ok := stdin.(*os.File); ok {
+			info, _ := f.Stat()
+			return info
+		}
+		return nil
+	}
+	info, _ := os.Stat(path)
+	return info
 }
 
 // readLimited reads a file ("-": standard input) of at most limit bytes,

@@ -28,7 +28,7 @@ import (
 // interrupt or SIGTERM removes it. (github.com/google/renameio does not
 // build for Windows and names its temporary file after the target, which
 // does not fit beside a 250-character name.)
-func writeOutput(path string, data []byte, stdout io.Writer, factsPath string) error {
+func writeOutput(path string, data []byte, stdout io.Writer, facts os.FileInfo) error {
 	if path == "-" {
 		_, err := stdout.Write(data)
 		return err
@@ -37,10 +37,8 @@ func writeOutput(path string, data []byte, stdout io.Writer, factsPath string) e
 	if err != nil {
 		return err
 	}
-	if info != nil && factsPath != "" && factsPath != "-" {
-		if facts, err := os.Stat(factsPath); err == nil && os.SameFile(info, facts) {
-			return errors.New("is the facts file this output is generated from; give another file")
-		}
+	if info != nil && facts != nil && os.SameFile(info, facts) {
+		return errors.New("is the facts file this output is generated from; give another file")
 	}
 	write := func(w io.Writer) error { _, err := w.Write(data); return err }
 	switch {
@@ -111,6 +109,9 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 	stop := removeOnSignal(tmp)
 	defer stop()
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("cannot create a file in the folder %s (a temporary file is written there, then renamed over the output): permission denied", filepath.Dir(target))
+	}
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func TestOutputKeepsPermissions(t *testing.T) {
 	}
 	fresh := filepath.Join(dir, "new.ps1")
 	for _, path := range []string{existing, fresh} {
-		if err := writeOutput(path, []byte("new"), nil, ""); err != nil {
+		if err := writeOutput(path, []byte("new"), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

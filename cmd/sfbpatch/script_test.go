@@ -64,13 +64,17 @@ func TestCLI(t *testing.T) {
 	})
 }
 
-// utf16le SRC DST writes SRC as UTF-16 LE with a byte order mark, as
-// Windows PowerShell 5.1's > does.
+// utf16le [-nobom] SRC DST writes SRC as UTF-16 LE with a byte order
+// mark, as Windows PowerShell 5.1's > does, or without one.
 func utf16le(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: utf16le SRC DST")
+	bom := unicode.UseBOM
+	if len(args) == 3 && args[0] == "-nobom" {
+		bom, args = unicode.IgnoreBOM, args[1:]
 	}
-	text, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(ts.ReadFile(args[0])))
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: utf16le [-nobom] SRC DST")
+	}
+	text, err := unicode.UTF16(unicode.LittleEndian, bom).NewEncoder().Bytes([]byte(ts.ReadFile(args[0])))
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), text, 0o644))
 }

@@ -32,9 +32,10 @@ func (v *verifyCmd) Run(e env) error {
 	if err != nil {
 		return exitError{code: exitUnverifiable, lines: []string{v.Script + ": " + err.Error()}}
 	}
-	res, err := generator.Verify(data, v.Script)
+	name := visible(v.Script)
+	res, err := generator.Verify(data, name)
 	if err != nil {
-		return exitError{code: exitUnverifiable, lines: []string{v.Script + ": " + err.Error()}}
+		return exitError{code: exitUnverifiable, lines: []string{name + ": " + err.Error()}}
 	}
 	for _, note := range res.Notes() {
 		fmt.Fprintf(e.stdout, "note: %s\n", note)
@@ -43,11 +44,11 @@ func (v *verifyCmd) Run(e env) error {
 	case generator.Changed:
 		fmt.Fprint(e.stdout, res.Diff)
 		return exitError{code: exitChanged, lines: []string{fmt.Sprintf(
-			"%s: changed: it is not what sfbpatch %s generates from the facts in its header", v.Script, generator.Version)}}
+			"%s: changed: it is not what sfbpatch %s generates from the facts in its header", name, generator.Version)}}
 	case generator.OnlyEncodingChanged:
-		_, err = fmt.Fprintf(e.stdout, "%s: unchanged apart from line endings\n", v.Script)
+		_, err = fmt.Fprintf(e.stdout, "%s: unchanged apart from line endings\n", name)
 	default:
-		_, err = fmt.Fprintf(e.stdout, "%s: unchanged\n", v.Script)
+		_, err = fmt.Fprintf(e.stdout, "%s: unchanged\n", name)
 	}
 	return err
 }
