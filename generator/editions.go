@@ -101,10 +101,13 @@ func (e Edition) step11(f Facts) Step11 {
 	return e.Step11[0]
 }
 
-// downtime sets the clock's thresholds: the doc warns that a Back End
-// down for 30 minutes or more sends users into resiliency mode.
+// The downtime clock's thresholds: the doc warns that a Back End down for
+// 30 minutes or more sends users into resiliency mode.
+const warnMinutes, budgetMinutes = 25, 30
+
+// downtime is the clock's thresholds and the edition's messages.
 func (e Edition) downtime() Downtime {
-	const warn, budget = 25, 30
+	const warn, budget = warnMinutes, budgetMinutes
 	return Downtime{
 		WarnMinutes:   warn,
 		BudgetMinutes: budget,

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 )
@@ -28,6 +36,9 @@ func (verifyCmd) Help() string {
 }
 
 func (v *verifyCmd) Run(e env) error {
+	if info, err := os.Stat(v.Script); err == nil && info.IsDir() {
+		return verifyDir(v.Script, e)
+	}
 	data, err := readLimited(v.Script, e.stdin, maxScriptSize, "a script")
 	if err != nil {
 		return exitError{code: exitUnverifiable, lines: []string{v.Script + ": " + err.Error()}}
@@ -50,5 +61,60 @@ func (v *verifyCmd) Run(e env) error {
 	default:
 		_, err = fmt.Fprintf(e.stdout, "%s: unchanged\n", name)
 	}
+	return err
+}
+
+// sumsLine is a line of SHA256SUMS as batch writes it and sha256sum -c
+// reads it: the digest, two spaces, a file name of the folder.
+var sumsLine = regexp.MustCompile(`^([0-9a-f]{64})  ([^/\\]+)$`)
+
+// verifyDir checks a folder batch wrote: every file SHA256SUMS lists has
+// its SHA-256, and every script is what the facts in its header generate.
+// One line per file; exit 0 only if all hold.
+func verifyDir(dir string, e env) error {
+	sums, err := readLimited(filepath.Join(dir, sumsName), nil, maxScriptSize, "SHA256SUMS")
+	if err != nil {
+		return exitError{code: exitUnverifiable, lines: []string{visible(dir) + ": " + sumsName + ": " + err.Error()}}
+	}
+	failed, files := 0, 0
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for n := 1; sc.Scan(); n++ {
+		m := sumsLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			return exitError{code: exitUnverifiable, lines: []string{fmt.Sprintf("%s:%d: not a line of SHA256SUMS (digest, two spaces, file name)", visible(filepath.Join(dir, sumsName)), n)}}
+		}
+		files++
+		name := visible(m[2])
+		data, err := readLimited(filepath.Join(dir, m[2]), nil, maxScriptSize, "a file")
+		if err != nil {
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", name, err)
+			continue
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != m[1] {
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: its SHA-256 is not the one in %s\n", name, sumsName)
+			continue
+		}
+		if !strings.HasSuffix(m[2], ".ps1") {
+			fmt.Fprintf(e.stdout, "%s: OK\n", name)
+			continue
+		}
+		res, err := generator.Verify(data, name)
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", name, err)
+		case res.Outcome != generator.Unchanged:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: it is not what sfbpatch %s generates from the facts in its header\n", name, generator.Version)
+		default:
+			fmt.Fprintf(e.stdout, "%s: OK, and what its facts generate\n", name)
+		}
+	}
+	if failed > 0 {
+		return exitError{code: exitChanged, lines: []string{fmt.Sprintf("%s: %d of %d files failed", visible(dir), failed, files)}}
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s: all %d files hold\n", visible(dir), files)
 	return err
 }

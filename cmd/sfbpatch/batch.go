@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/sfbpatch/sfbpatch/generator"
+)
+
+// batchCmd generates every server's files from an inventory.
+type batchCmd struct {
+	Inventory string   `required:"" help:"The servers: a CSV file with a header row of facts file field names (server_fqdn and edition required), or a JSON array of facts objects; UTF-8, or UTF-16 with a byte order mark as Excel and Export-Csv write." placeholder:"FILE"`
+	OutDir    string   `name:"out-dir" required:"" help:"Folder to write the files to: one per server and format, named <server_fqdn>.<format>, plus SHA256SUMS and window.md. It must not exist or be empty, unless --force." placeholder:"DIR"`
+	Format    []string `default:"ps1" sep:"," help:"What to write for each server: one or more of ps1, md, json, separated by commas. Default: ps1." placeholder:"FORMATS"`
+	Force     bool     `help:"Write into a folder that holds files already: the files of this batch replace those of the same names, and no other file is touched."`
+}
+
+// Help is the detail that sfbpatch batch --help prints.
+func (batchCmd) Help() string {
+	return "Every row is checked before anything is written; any problem is printed as FILE:LINE: field: message, and nothing is written (exit 1). " +
+		"Each file is byte for byte what sfbpatch generate writes from the same facts and format. " +
+		"Exit codes: 0 written; 1 a bad inventory or flags, nothing written; 2 a file could not be read or written."
+}
+
+// batchNames are the files a batch writes besides the servers' own.
+const (
+	sumsName   = "SHA256SUMS"
+	windowName = "window.md"
+)
+
+func (b *batchCmd) Run(e env) error {
+	formats, err := b.formats()
+	if err != nil {
+		return err
+	}
+	data, err := readLimited(b.Inventory, e.stdin, generator.MaxInventorySize, "an inventory")
+	if err != nil {
+		return exitError{code: exitIO, lines: []string{"--inventory " + b.Inventory + ": " + err.Error()}}
+	}
+	// First every row is checked, then the files are written.
+	servers := 0
+	if err := generator.ReadInventory(data, func(generator.Row) error { servers++; return nil }); err != nil {
+		return inventoryError(b.Inventory, err)
+	}
+	out, err := b.openOutput()
+	if err != nil {
+		return err
+	}
+	defer out.abandon()
+	bar := progress(e.stderr, servers)
+	var sums, window bytes.Buffer
+	windowHash := sha256.New()
+	doc, err := generator.NewWindowDoc(io.MultiWriter(&window, windowHash), generator.Version)
+	if err != nil {
+		return err
+	}
+	summary := map[string]int{}
+	var buf bytes.Buffer
+	number := 0
+	err = generator.ReadInventory(data, func(r generator.Row) error {
+		number++
+		plan, err := generator.BuildPlan(r.Facts)
+		if err != nil {
+			return err
+		}
+		name := strings.ToLower(r.Facts.ServerFQDN)
+		scriptSHA := ""
+		for _, format := range formats {
+			buf.Reset()
+			if err := generator.Generate(&buf, r.Facts, generator.Options{Format: format, Version: generator.Version}); err != nil {
+				return err
+			}
+			sum := sha256.Sum256(buf.Bytes())
+			file := name + "." + string(format)
+			if format == generator.FormatScript {
+				scriptSHA = hex.EncodeToString(sum[:])
+			}
+			if err := out.write(file, buf.Bytes()); err != nil {
+				return err
+			}
+			fmt.Fprintf(&sums, "%x  %s\n", sum, file)
+		}
+		if scriptSHA == "" {
+			buf.Reset()
+			if err := generator.Generate(&buf, r.Facts, generator.Options{Version: generator.Version}); err != nil {
+				return err
+			}
+			sum := sha256.Sum256(buf.Bytes())
+			scriptSHA = hex.EncodeToString(sum[:])
+		}
+		if err := doc.Add(generator.NewWindowRow(number, plan, name+".ps1", scriptSHA)); err != nil {
+			return err
+		}
+		summary[plan.Product.Name+", "+plan.Role]++
+		if bar != nil {
+			bar.Add(1)
+		}
+		// Both lists grow by a line a server: they are written out as they fill.
+		return out.flush(&sums, &window)
+	})
+	if err != nil {
+		return err
+	}
+	if err := doc.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&sums, "%x  %s\n", windowHash.Sum(nil), windowName)
+	if err := out.finish(&sums, &window); err != nil {
+		return err
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	fmt.Fprintf(e.stderr, "sfbpatch: %d servers, %d files written to %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
+	for _, kind := range slices.Sorted(func(yield func(string) bool) {
+		for k := range summary {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fmt.Fprintf(e.stderr, "  %d %s\n", summary[kind], kind)
+	}
+	return nil
+}
+
+// formats checks --format: each of ps1, md, json at most once.
+func (b *batchCmd) formats() ([]generator.Format, error) {
+	var formats []generator.Format
+	for _, f := range b.Format {
+		format := generator.Format(strings.TrimSpace(f))
+		switch {
+		case format != generator.FormatScript && format != generator.FormatRunbook && format != generator.FormatJSON:
+			return nil, inputError(fmt.Sprintf("--format: got %q; allowed: ps1, md, json, separated by commas", f))
+		case slices.Contains(formats, format):
+			return nil, inputError(fmt.Sprintf("--format: %s given twice", format))
+		}
+		formats = append(formats, format)
+	}
+	return formats, nil
+}
+
+// inventoryError prints every problem of an inventory as FILE:LINE.
+func inventoryError(file string, err error) error {
+	var ps generator.InventoryProblems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String(file)
+	}
+	return inputError(lines...)
+}
+
+// progress is a progress bar on stderr when it is a terminal, else nil.
+func progress(stderr io.Writer, servers int) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) || servers < 100 {
+		return nil
+	}
+	return progressbar.NewOptions(servers, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("servers"), progressbar.OptionClearOnFinish())
+}
+
+// batchOutput is where a batch writes: a new folder, filled under a
+// temporary name and renamed into place at the end; or, with --force, an
+// existing one, each file replaced atomically and nothing else touched.
+type batchOutput struct {
+	dir     string // the folder files are written to now
+	final   string // the folder asked for
+	private bool   // dir is a temporary folder of this batch
+	sums    *os.File
+	window  *os.File
+}
+
+func (b *batchCmd) openOutput() (*batchOutput, error) {
+	out := &batchOutput{final: b.OutDir}
+	entries, err := os.ReadDir(b.OutDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		tmp, err := os.MkdirTemp(filepath.Dir(b.OutDir), ".sfbpatch-batch-")
+		if err != nil {
+			return nil, fmt.Errorf("--out-dir %s: %w; nothing was written", b.OutDir, describeOpenError(err))
+		}
+		// MkdirTemp makes the folder for its owner alone; the batch's is as any other.
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			os.Remove(tmp)
+			return nil, err
+		}
+		out.dir, out.private = tmp, true
+	case err != nil:
+		return nil, fmt.Errorf("--out-dir %s: %w; nothing was written", b.OutDir, describeOpenError(err))
+	case len(entries) > 0 && !b.Force:
+		return nil, inputError(fmt.Sprintf("--out-dir %s: holds files already; give a new or empty folder, or --force to write into it", b.OutDir))
+	default:
+		out.dir = b.OutDir
+	}
+	// The two lists are written as they grow, under temporary names.
+	for _, f := range []**os.File{&out.sums, &out.window} {
+		*f, err = os.CreateTemp(out.dir, ".sfbpatch-list-")
+		if err != nil {
+			out.abandon()
+			return nil, fmt.Errorf("--out-dir %s: %w; nothing was written", b.OutDir, describeOpenError(err))
+		}
+	}
+	return out, nil
+}
+
+// write writes one server's file.
+func (o *batchOutput) write(name string, data []byte) error {
+	path := filepath.Join(o.dir, name)
+	if o.private {
+		return os.WriteFile(path, data, 0o644)
+	}
+	return replaceFile(path, 0o644, false, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+// flush moves what the lists hold so far to their files.
+func (o *batchOutput) flush(sums, window *bytes.Buffer) error {
+	if _, err := sums.WriteTo(o.sums); err != nil {
+		return err
+	}
+	_, err := window.WriteTo(o.window)
+	return err
+}
+
+// finish writes the end of the lists, names them, and puts the folder in
+// place.
+func (o *batchOutput) finish(sums, window *bytes.Buffer) error {
+	if err := o.flush(sums, window); err != nil {
+		return err
+	}
+	for f, name := range map[*os.File]string{o.sums: sumsName, o.window: windowName} {
+		if err := f.Chmod(0o644); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(f.Name(), filepath.Join(o.dir, name)); err != nil {
+			return err
+		}
+	}
+	o.sums, o.window = nil, nil
+	if o.private {
+		if err := os.Rename(o.dir, o.final); err != nil {
+			return fmt.Errorf("--out-dir %s: %w", o.final, err)
+		}
+		o.private = false
+	}
+	return nil
+}
+
+// abandon removes what an unfinished batch wrote under temporary names.
+func (o *batchOutput) abandon() {
+	for _, f := range []*os.File{o.sums, o.window} {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	if o.private {
+		os.RemoveAll(o.dir)
+	}
+}

@@ -1,0 +1,282 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// MaxInventorySize is the largest inventory sfbpatch reads: 10,000 servers
+// take about 2 MB.
+const MaxInventorySize = 64 << 20
+
+// Row is one server of an inventory: the line it starts on and its facts.
+type Row struct {
+	Line  int
+	Facts Facts
+}
+
+// InventoryProblem is one thing wrong with an inventory, at a line (0: the
+// whole file); Field is the column or facts key, or "".
+type InventoryProblem struct {
+	Line    int
+	Field   string
+	Message string
+}
+
+// InventoryProblems are every problem of an inventory, in line order.
+type InventoryProblems []InventoryProblem
+
+func (ps InventoryProblems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String("inventory")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// String says the problem as FILE:LINE: field: message.
+func (p InventoryProblem) String(file string) string {
+	at := file
+	if p.Line > 0 {
+		at = fmt.Sprintf("%s:%d", file, p.Line)
+	}
+	if p.Field != "" {
+		return at + ": " + p.Field + ": " + p.Message
+	}
+	return at + ": " + p.Message
+}
+
+// ReadInventory reads the servers of an inventory, CSV or JSON (an array of
+// facts objects, as strict as a facts file), in UTF-8 with or without a
+// byte order mark or in UTF-16 with one, and calls each for every row in
+// order. CSV columns are the facts file's field names; server_fqdn and
+// edition are required, a boolean is true/false/yes/no/1/0 in any case,
+// an empty cell leaves the fact out. It checks every row (its facts, a
+// server given twice, an empty row) and returns every problem at once, as
+// InventoryProblems, after calling each for the rows that hold; each may
+// stop the reading with an error of its own.
+func ReadInventory(data []byte, each func(Row) error) error {
+	text, err := utf8Text(data)
+	if err != nil {
+		return InventoryProblems{{Message: err.Error()}}
+	}
+	trimmed := bytes.TrimLeft(text, " \t\r\n")
+	if len(trimmed) == 0 {
+		return InventoryProblems{{Message: "is empty; it must hold a CSV header row and one row per server, or a JSON array of facts objects"}}
+	}
+	seen := map[string]int{}
+	var ps InventoryProblems
+	check := func(r Row, empty []string) error {
+		problems := rowProblems(r, empty, seen)
+		if len(problems) > 0 {
+			ps = append(ps, problems...)
+			return nil
+		}
+		if len(ps) > 0 {
+			return nil // nothing is done once a row is wrong
+		}
+		return each(r)
+	}
+	if trimmed[0] == '[' {
+		err = readJSONInventory(text, check, &ps)
+	} else {
+		err = readCSVInventory(text, check, &ps)
+	}
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
+		slices.SortStableFunc(ps, func(a, b InventoryProblem) int { return a.Line - b.Line })
+		return ps
+	}
+	return nil
+}
+
+// rowProblems checks one row: its facts, and its server against the ones
+// before it.
+func rowProblems(r Row, empty []string, seen map[string]int) InventoryProblems {
+	var ps InventoryProblems
+	for _, key := range empty {
+		ps = append(ps, InventoryProblem{Line: r.Line, Field: key, Message: "given but empty: give a value, or leave it out"})
+	}
+	if r.Facts.ServerFQDN == "" && !slices.Contains(empty, "server_fqdn") {
+		ps = append(ps, InventoryProblem{Line: r.Line, Field: "server_fqdn", Message: "missing: every server of an inventory is named"})
+	}
+	for _, p := range Validate(r.Facts) {
+		if !slices.Contains(empty, p.Field) {
+			ps = append(ps, InventoryProblem{Line: r.Line, Field: p.Field, Message: p.Message})
+		}
+	}
+	if fqdn := strings.ToLower(r.Facts.ServerFQDN); fqdn != "" {
+		if first, ok := seen[fqdn]; ok {
+			ps = append(ps, InventoryProblem{Line: r.Line, Field: "server_fqdn", Message: fmt.Sprintf("%s is also on line %d: one row per server", r.Facts.ServerFQDN, first)})
+		} else {
+			seen[fqdn] = r.Line
+		}
+	}
+	return ps
+}
+
+// readCSVInventory reads a CSV inventory: a header row of field names,
+// then one row per server.
+func readCSVInventory(text []byte, check func(Row, []string) error, ps *InventoryProblems) error {
+	// Export-Csv of Windows PowerShell 5.1 starts with a #TYPE line unless
+	// -NoTypeInformation: it names no column.
+	skipped := 0
+	if bytes.HasPrefix(text, []byte("#TYPE ")) {
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			text, skipped = text[i+1:], 1
+		}
+	}
+	r := csv.NewReader(bytes.NewReader(text))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		*ps = append(*ps, csvProblem(err))
+		return nil
+	}
+	columns := make([]Field, len(header))
+	var missing []string
+	for i, name := range header {
+		field, ok := fieldByKey(name)
+		if !ok {
+			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: displayKey(name), Message: unknownField(name)})
+			continue
+		}
+		if slices.ContainsFunc(columns[:i], func(f Field) bool { return f.Key == name }) {
+			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: name, Message: "a column given twice; give each column once"})
+		}
+		columns[i] = field
+	}
+	for _, required := range []string{"server_fqdn", "edition"} {
+		if !slices.Contains(header, required) {
+			missing = append(missing, required)
+		}
+	}
+	if len(missing) > 0 {
+		*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Message: "no column " + strings.Join(missing, ", ") + ": the header row names the columns, and server_fqdn and edition are required"})
+	}
+	// The rows are read on, so that every problem shows at once; a column
+	// the header got wrong is left out of them.
+	lastLine := 1
+	for {
+		record, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			*ps = append(*ps, csvProblem(err))
+			return nil
+		}
+		line, _ := r.FieldPos(0)
+		for blank := lastLine + 1; blank < line; blank++ {
+			*ps = append(*ps, InventoryProblem{Line: blank + skipped, Message: "an empty row; remove it"})
+		}
+		lastLine, _ = r.FieldPos(len(record) - 1)
+		line += skipped
+		row := Row{Line: line}
+		allEmpty := true
+		for i, cell := range record {
+			if cell == "" || columns[i].Key == "" {
+				continue
+			}
+			allEmpty = false
+			if err := setCell(&row.Facts, columns[i], cell); err != nil {
+				*ps = append(*ps, InventoryProblem{Line: line, Field: columns[i].Key, Message: err.Error()})
+			}
+		}
+		if allEmpty {
+			*ps = append(*ps, InventoryProblem{Line: line, Message: "an empty row; remove it"})
+			continue
+		}
+		if row.Facts.Product == "" {
+			row.Facts.Product = DefaultProduct
+		}
+		if err := check(row, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// setCell sets one fact from a CSV cell.
+func setCell(f *Facts, field Field, cell string) error {
+	if !field.Bool {
+		*field.text(f) = cell
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(cell)) {
+	case "true", "yes", "1":
+		f.CollocatedStores = true
+	case "false", "no", "0":
+		f.CollocatedStores = false
+	default:
+		return fmt.Errorf("%s; allowed: true, false, yes, no, 1, 0", describe(cell))
+	}
+	return nil
+}
+
+func csvProblem(err error) InventoryProblem {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return InventoryProblem{Line: pe.Line, Message: "not valid CSV: " + pe.Err.Error()}
+	}
+	return InventoryProblem{Message: "not valid CSV: " + err.Error()}
+}
+
+// readJSONInventory reads a JSON inventory: an array of facts objects, each
+// decoded as a facts file is.
+func readJSONInventory(text []byte, check func(Row, []string) error, ps *InventoryProblems) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.ReadToken(); err != nil {
+		*ps = append(*ps, InventoryProblem{Message: describeSyntax(err).Error()})
+		return nil
+	}
+	counted, line := 0, 1 // lines are counted once, as the offset grows
+	for dec.PeekKind() != ']' {
+		// The object starts after the comma and blanks that follow the offset.
+		start := int(dec.InputOffset())
+		for start < len(text) && strings.IndexByte(" \t\r\n,", text[start]) >= 0 {
+			start++
+		}
+		line += bytes.Count(text[counted:start], []byte("\n"))
+		counted = start
+		value, err := dec.ReadValue()
+		if err != nil {
+			*ps = append(*ps, InventoryProblem{Line: line, Message: describeSyntax(err).Error()})
+			return nil
+		}
+		f, empty, err := DecodeFacts(value)
+		var fps Problems
+		switch {
+		case errors.As(err, &fps):
+			for _, p := range fps {
+				*ps = append(*ps, InventoryProblem{Line: line, Field: p.Field, Message: p.Message})
+			}
+			continue
+		case err != nil:
+			*ps = append(*ps, InventoryProblem{Line: line, Message: err.Error()})
+			continue
+		}
+		if f.Product == "" {
+			f.Product = DefaultProduct
+		}
+		if err := check(Row{Line: line, Facts: f}, empty); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		*ps = append(*ps, InventoryProblem{Message: describeSyntax(err).Error()})
+		return nil
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		*ps = append(*ps, InventoryProblem{Message: "holds more than one JSON value; it must hold one JSON array of facts objects"})
+	}
+	return nil
+}
