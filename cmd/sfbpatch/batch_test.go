@@ -26,11 +26,11 @@ func BenchmarkBatch10000(b *testing.B) {
 	for i := range 10000 {
 		switch i % 3 {
 		case 0:
-			fmt.Fprintf(&csv, "se%05d.contoso.com,%s,standard,,\n", i, products[i%len(products)])
+			fmt.Fprintf(&csv, "se%05d.contoso.com,%s,standard,,\n", i, products[(i/3)%len(products)])
 		case 1:
-			fmt.Fprintf(&csv, "be%05d.contoso.com,%s,enterprise,sql%05d.contoso.com,no\n", i, products[i%len(products)], i)
+			fmt.Fprintf(&csv, "be%05d.contoso.com,%s,enterprise,sql%05d.contoso.com,no\n", i, products[(i/3)%len(products)], i)
 		default:
-			fmt.Fprintf(&csv, "be%05d.contoso.com,%s,enterprise,sql%05d.contoso.com,yes\n", i, products[i%len(products)], i)
+			fmt.Fprintf(&csv, "be%05d.contoso.com,%s,enterprise,sql%05d.contoso.com,yes\n", i, products[(i/3)%len(products)], i)
 		}
 	}
 	if err := os.WriteFile(inventory, []byte(csv.String()), 0o644); err != nil {
