@@ -9,8 +9,6 @@ package generator_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -185,23 +183,15 @@ func contractCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script)
 		"the launcher":         {"function Invoke-CsChild {", "function Start-CsChild {"},
 		"a fact variable":      {"$ExpectedSha256 = ", "$ExpectedHash = "},
 	}
-	dir := t.TempDir()
-	var names, paths []string
+	sources := map[string][]byte{}
 	for name, r := range renames {
 		if !strings.Contains(string(s.Source), r[0]) {
 			t.Fatalf("%s: the script has no %q to rename", name, r[0])
 		}
-		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".ps1")
-		// Every assignment is renamed, as a rename in the template would.
-		if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(s.Source), r[0], r[1])), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		names, paths = append(names, name), append(paths, path)
+		// Every occurrence is renamed, as a rename in the template would.
+		sources[name] = []byte(strings.ReplaceAll(string(s.Source), r[0], r[1]))
 	}
-	mutated, err := pscheck.New(t).Parse(paths...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	names, mutated := parseMutants(t, sources)
 	for i, name := range names {
 		if problems := contractProblems(&mutated[i], c.plan); len(problems) == 0 {
 			t.Errorf("renaming %s: the contract found nothing wrong", name)

@@ -9,6 +9,7 @@ package generator_test
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -666,6 +667,27 @@ func TestPowerShell3CheckCatchesNewerSyntax(t *testing.T) {
 	}
 }
 
+// parseMutants writes each mutant of a script to a file and parses them
+// all in one psparse run; it returns the mutants' names and their parses
+// in the same order.
+func parseMutants(t *testing.T, sources map[string][]byte) ([]string, []pscheck.Script) {
+	t.Helper()
+	dir := t.TempDir()
+	names := slices.Sorted(maps.Keys(sources))
+	paths := make([]string, len(names))
+	for i, name := range names {
+		paths[i] = filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".ps1")
+		if err := os.WriteFile(paths[i], sources[name], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scripts, err := pscheck.New(t).Parse(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names, scripts
+}
+
 // oracleCanFail breaks a rendered script in the ways the order oracle
 // exists to catch, by editing the spans the parse tree reports, and
 // expects a problem for each.
@@ -748,24 +770,16 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 			{phaseLiteral(phaseB), generator.PSQuote("phase-a")},
 		},
 	}
-	dir := t.TempDir()
-	var names, paths []string
+	sources := map[string][]byte{}
 	for name, edits := range mutants {
 		slices.SortFunc(edits, func(a, b edit) int { return b.span.Start - a.span.Start })
 		src := slices.Clone(s.Source)
 		for _, e := range edits {
 			src = slices.Concat(src[:e.span.Start], []byte(e.text), src[e.span.End:])
 		}
-		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".ps1")
-		if err := os.WriteFile(path, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		names, paths = append(names, name), append(paths, path)
+		sources[name] = src
 	}
-	mutated, err := pscheck.New(t).Parse(paths...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	names, mutated := parseMutants(t, sources)
 	for i, name := range names {
 		if len(mutated[i].Errors) > 0 {
 			t.Errorf("%s: the mutant must parse, for the oracle to be what fails:\n%s", name, mutated[i].ErrorText())
