@@ -84,13 +84,24 @@ func ReadInventory(data []byte, each func(Row) error) error {
 		}
 		return each(r)
 	}
-	if trimmed[0] == '[' {
-		err = readJSONInventory(text, check, &ps)
-	} else {
-		err = readCSVInventory(text, check, &ps)
+	rows := 0
+	counted := func(r Row, empty []string) error {
+		rows++
+		return check(r, empty)
+	}
+	switch trimmed[0] {
+	case '[':
+		err = readJSONInventory(text, counted, &ps)
+	case '{':
+		return InventoryProblems{{Message: "holds one JSON object; an inventory in JSON is an array of facts objects: [ {...}, {...} ]"}}
+	default:
+		err = readCSVInventory(text, counted, &ps)
 	}
 	if err != nil {
 		return err
+	}
+	if rows == 0 && len(ps) == 0 {
+		ps = append(ps, InventoryProblem{Message: "holds no server; give one row per server"})
 	}
 	if len(ps) > 0 {
 		slices.SortStableFunc(ps, func(a, b InventoryProblem) int { return a.Line - b.Line })
@@ -137,13 +148,14 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 	}
 	r := csv.NewReader(bytes.NewReader(text))
 	r.ReuseRecord = true
+	r.FieldsPerRecord = -1 // a row of another length is a problem of that row
 	header, err := r.Read()
 	if err != nil {
 		*ps = append(*ps, csvProblem(err))
 		return nil
 	}
+	header = slices.Clone(header)
 	columns := make([]Field, len(header))
-	var missing []string
 	for i, name := range header {
 		field, ok := fieldByKey(name)
 		if !ok {
@@ -157,15 +169,15 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 	}
 	for _, required := range []string{"server_fqdn", "edition"} {
 		if !slices.Contains(header, required) {
-			missing = append(missing, required)
+			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: required, Message: "no such column in the header row; server_fqdn and edition are required"})
 		}
 	}
-	if len(missing) > 0 {
-		*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Message: "no column " + strings.Join(missing, ", ") + ": the header row names the columns, and server_fqdn and edition are required"})
+	if len(*ps) > 0 && !slices.ContainsFunc(columns, func(f Field) bool { return f.Key != "" }) {
+		return nil // no column to read the rows by
 	}
 	// The rows are read on, so that every problem shows at once; a column
 	// the header got wrong is left out of them.
-	lastLine := 1
+	lastLine, counted := 1, int(r.InputOffset())
 	for {
 		record, err := r.Read()
 		if err == io.EOF {
@@ -179,8 +191,18 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 		for blank := lastLine + 1; blank < line; blank++ {
 			*ps = append(*ps, InventoryProblem{Line: blank + skipped, Message: "an empty row; remove it"})
 		}
-		lastLine, _ = r.FieldPos(len(record) - 1)
+		// The row ends on the line of its last byte (a quoted cell may hold line breaks).
+		end := int(r.InputOffset())
+		lastLine += 1 + bytes.Count(text[counted:end], []byte("\n"))
+		counted = end
+		if bytes.HasSuffix(text[:end], []byte("\n")) {
+			lastLine--
+		}
 		line += skipped
+		if len(record) != len(header) {
+			*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("%d cells, the header row has %d columns", len(record), len(header))})
+			continue
+		}
 		row := Row{Line: line}
 		allEmpty := true
 		for i, cell := range record {
@@ -233,7 +255,9 @@ func csvProblem(err error) InventoryProblem {
 // readJSONInventory reads a JSON inventory: an array of facts objects, each
 // decoded as a facts file is.
 func readJSONInventory(text []byte, check func(Row, []string) error, ps *InventoryProblems) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(text))
+	// Each object is then decoded as strictly as a facts file, which names a
+	// field given twice: the array's reader lets it through to go on.
+	dec := jsontext.NewDecoder(bytes.NewReader(text), jsontext.AllowDuplicateNames(true))
 	if _, err := dec.ReadToken(); err != nil {
 		*ps = append(*ps, InventoryProblem{Message: describeSyntax(err).Error()})
 		return nil

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // WindowRow is one server of a batch's window.md.
@@ -18,7 +19,9 @@ func NewWindowRow(number int, p Plan, scriptFile, scriptSHA256 string) WindowRow
 	ed, _ := LookupEdition(p.Facts.Edition)
 	return WindowRow{
 		Number: number, ServerFQDN: p.Facts.ServerFQDN, Product: p.Product.Name, Role: p.Role,
-		Step11: ed.step11(p.Facts).Command, ScriptFile: scriptFile, ScriptSHA256: scriptSHA256,
+		// The board reads which SQL Server each command updates.
+		Step11:     strings.ReplaceAll(ed.step11(p.Facts).Command, "$SqlServerFqdn", p.Facts.SQLServerFQDN),
+		ScriptFile: scriptFile, ScriptSHA256: scriptSHA256,
 		ChildShells: p.WindowCount(KindChildShell), Operations: len(p.Window),
 		WarnMinutes: p.Downtime.WarnMinutes, BudgetMinutes: p.Downtime.BudgetMinutes,
 	}

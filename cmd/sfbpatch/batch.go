@@ -45,14 +45,32 @@ func (b *batchCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
+	if b.OutDir == "" {
+		return inputError("--out-dir: given but empty: give a folder")
+	}
 	data, err := readLimited(b.Inventory, e.stdin, generator.MaxInventorySize, "an inventory")
 	if err != nil {
 		return exitError{code: exitIO, lines: []string{"--inventory " + b.Inventory + ": " + err.Error()}}
 	}
 	// First every row is checked, then the files are written.
 	servers := 0
-	if err := generator.ReadInventory(data, func(generator.Row) error { servers++; return nil }); err != nil {
+	var folders []string
+	err = generator.ReadInventory(data, func(r generator.Row) error {
+		servers++
+		// With --force, no file of the batch may be a folder already.
+		for _, format := range formats {
+			name := strings.ToLower(r.Facts.ServerFQDN) + "." + string(format)
+			if info, err := os.Stat(filepath.Join(b.OutDir, name)); err == nil && info.IsDir() {
+				folders = append(folders, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return inventoryError(b.Inventory, err)
+	}
+	if len(folders) > 0 {
+		return inputError(fmt.Sprintf("--out-dir %s: these files of the batch are folders there: %s; nothing was written", b.OutDir, strings.Join(folders, ", ")))
 	}
 	out, err := b.openOutput()
 	if err != nil {
@@ -123,7 +141,7 @@ func (b *batchCmd) Run(e env) error {
 	if bar != nil {
 		bar.Finish()
 	}
-	fmt.Fprintf(e.stderr, "sfbpatch: %d servers, %d files written to %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
+	fmt.Fprintf(e.stderr, "sfbpatch: servers: %d; files written: %d, in %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
 	for _, kind := range slices.Sorted(func(yield func(string) bool) {
 		for k := range summary {
 			if !yield(k) {
@@ -148,6 +166,9 @@ func (b *batchCmd) formats() ([]generator.Format, error) {
 			return nil, inputError(fmt.Sprintf("--format: %s given twice", format))
 		}
 		formats = append(formats, format)
+	}
+	if len(formats) == 0 {
+		return nil, inputError("--format: give one or more of ps1, md, json, separated by commas")
 	}
 	return formats, nil
 }
@@ -224,7 +245,12 @@ func (o *batchOutput) write(name string, data []byte) error {
 	if o.private {
 		return os.WriteFile(path, data, 0o644)
 	}
-	return replaceFile(path, 0o644, false, func(w io.Writer) error { _, err := w.Write(data); return err })
+	// As generate -o: an existing file keeps its permissions.
+	write := func(w io.Writer) error { _, err := w.Write(data); return err }
+	if info, err := os.Lstat(path); err == nil && info.Mode().IsRegular() {
+		return replaceFile(path, info.Mode().Perm(), true, write)
+	}
+	return replaceFile(path, 0o644, false, write)
 }
 
 // flush moves what the lists hold so far to their files.

@@ -105,6 +105,9 @@ func verifyDir(dir string, e env) error {
 		case err != nil:
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", name, err)
+		case strings.ToLower(res.Header.Facts.ServerFQDN)+".ps1" != m[2]:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: it is the script of %s\n", name, visible(res.Header.Facts.ServerFQDN))
 		case res.Outcome != generator.Unchanged:
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: it is not what sfbpatch %s generates from the facts in its header\n", name, generator.Version)
@@ -112,9 +115,12 @@ func verifyDir(dir string, e env) error {
 			fmt.Fprintf(e.stdout, "%s: OK, and what its facts generate\n", name)
 		}
 	}
-	if failed > 0 {
-		return exitError{code: exitChanged, lines: []string{fmt.Sprintf("%s: %d of %d files failed", visible(dir), failed, files)}}
+	if files == 0 {
+		return exitError{code: exitChanged, lines: []string{visible(dir) + ": " + sumsName + " lists no file"}}
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s: all %d files hold\n", visible(dir), files)
+	if failed > 0 {
+		return exitError{code: exitChanged, lines: []string{fmt.Sprintf("%s: files failed: %d of %d", visible(dir), failed, files)}}
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s: every file holds (%d)\n", visible(dir), files)
 	return err
 }
