@@ -158,6 +158,9 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 	columns := make([]Field, len(header))
 	for i, name := range header {
 		field, ok := fieldByKey(name)
+		if !ok && slices.Contains(TopologyColumns, name) {
+			continue // sfbpatch topology's informational columns
+		}
 		if !ok {
 			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: displayKey(name), Message: unknownField(name)})
 			continue

@@ -21,7 +21,8 @@ import (
 
 // batchCmd generates every server's files from an inventory.
 type batchCmd struct {
-	Inventory string   `required:"" help:"The servers: a CSV file with a header row of facts file field names (server_fqdn and edition required), or a JSON array of facts objects; UTF-8, or UTF-16 with a byte order mark as Excel and Export-Csv write." placeholder:"FILE"`
+	Inventory string   `xor:"source" required:"" help:"The servers: a CSV file with a header row of facts file field names (server_fqdn and edition required), or a JSON array of facts objects; UTF-8, or UTF-16 with a byte order mark as Excel and Export-Csv write." placeholder:"FILE"`
+	Topology  string   `xor:"source" required:"" help:"A topology (Get-CsTopology -AsXml or .tbxml) instead of an inventory: every server sfbpatch topology lists." placeholder:"FILE"`
 	OutDir    string   `name:"out-dir" required:"" help:"Folder to write the files to: one per server and format, named <server_fqdn>.<format>, plus SHA256SUMS and window.md. It must not exist or be empty, unless --force." placeholder:"DIR"`
 	Format    []string `default:"ps1" sep:"," help:"What to write for each server: one or more of ps1, md, json, separated by commas. Default: ps1." placeholder:"FORMATS"`
 	Force     bool     `help:"Write into a folder that holds files already: the files of this batch replace those of the same names, and no other file is touched."`
@@ -48,8 +49,14 @@ func (b *batchCmd) Run(e env) error {
 	if b.OutDir == "" {
 		return inputError("--out-dir: given but empty: give a folder")
 	}
-	data, err := readLimited(b.Inventory, e.stdin, generator.MaxInventorySize, "an inventory")
-	if err != nil {
+	var data []byte
+	if b.Topology != "" {
+		if data, err = topologyInventory(b.Topology, e.stdin); err != nil {
+			return err
+		}
+		// Problems name the lines of the topology's CSV, as topology --format csv prints it.
+		b.Inventory = b.Topology + " (as CSV)"
+	} else if data, err = readLimited(b.Inventory, e.stdin, generator.MaxInventorySize, "an inventory"); err != nil {
 		return exitError{code: exitIO, lines: []string{"--inventory " + b.Inventory + ": " + err.Error()}}
 	}
 	// First every row is checked, then the files are written.

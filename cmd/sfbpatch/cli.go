@@ -31,6 +31,7 @@ Exit codes of verify: 0 unchanged, or only line endings differ; 1 the script dif
 
 type cli struct {
 	Generate generateCmd `cmd:"" help:"Compile one server's facts into its patch script, runbook or JSON plan."`
+	Topology topologyCmd `cmd:"" help:"List the servers of a Skype for Business or Lync topology the procedure applies to, with their facts, as a table, the CSV batch reads, or JSON."`
 	Batch    batchCmd    `cmd:"" help:"Compile every server of an inventory into its files, with SHA256SUMS and one window.md runbook for the whole window."`
 	Verify   verifyCmd   `cmd:"" help:"Check that a script is exactly what sfbpatch generates from the facts in its header, or every file of a folder written by batch."`
 	Version  versionCmd  `cmd:"" help:"Print the version of sfbpatch."`

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 )
@@ -14,6 +15,9 @@ import (
 // generateCmd holds the facts as flags. Pointers tell a flag the user gave
 // from one left out, so that flags override the facts file field by field.
 type generateCmd struct {
+	// notes say which flags overrode the topology's facts.
+	notes []string `kong:"-"`
+
 	// factsInfo is the facts file as read (standard input included, when
 	// it is a file), which -o must not replace.
 	factsInfo os.FileInfo `kong:"-"`
@@ -28,6 +32,8 @@ type generateCmd struct {
 	TargetVersion    *string `help:"${help_target_version}" placeholder:"VERSION"`
 	Format           string  `enum:"ps1,md,json" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown) or json (the plan, for CMDBs and automation). Default: ps1." placeholder:"FORMAT"`
 	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output. A file is replaced atomically and keeps its permissions (a new one: 0644 less the umask); a symbolic link is followed; a device is written to as it is." placeholder:"FILE"`
+	Topology         string  `help:"A topology (Get-CsTopology -AsXml or .tbxml): the facts of the server --server names; flags override them, with a note." placeholder:"FILE"`
+	Server           string  `help:"The server of --topology to generate for: a Standard Edition server or a Back End SQL Server, as sfbpatch topology lists them." placeholder:"FQDN"`
 	Facts            *string `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
 }
 
@@ -35,6 +41,9 @@ func (g *generateCmd) Run(e env) error {
 	facts, source, empty, err := g.collect(e.stdin)
 	if err != nil {
 		return err
+	}
+	for _, note := range g.notes {
+		fmt.Fprintln(e.stderr, visible(note))
 	}
 	var buf bytes.Buffer
 	opts := generator.Options{Format: generator.Format(g.Format), Version: generator.Version}
@@ -71,6 +80,9 @@ func (g *generateCmd) collect(stdin io.Reader) (generator.Facts, map[string]stri
 	f := generator.Facts{}
 	source := map[string]string{}
 	givenEmpty := map[string]bool{}
+	if g.Topology != "" || g.Server != "" {
+		return g.fromTopology(stdin)
+	}
 	if g.Facts != nil && *g.Facts == "" {
 		return f, nil, nil, inputError("--facts: given but empty: give a file, - for standard input, or leave it out")
 	}
@@ -229,4 +241,52 @@ func describeOpenError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// fromTopology takes the facts of --server from --topology; a flag given
+// overrides its fact, and says so when the two differ.
+func (g *generateCmd) fromTopology(stdin io.Reader) (generator.Facts, map[string]string, generator.Problems, error) {
+	switch {
+	case g.Topology == "" || g.Server == "":
+		return generator.Facts{}, nil, nil, inputError("--topology and --server go together: the topology, and which of its servers")
+	case g.Facts != nil:
+		return generator.Facts{}, nil, nil, inputError("--facts and --topology: give one source of facts")
+	}
+	servers, err := readTopology(g.Topology, stdin)
+	if err != nil {
+		return generator.Facts{}, nil, nil, err
+	}
+	f, err := topologyServer(g.Topology, servers, g.Server)
+	if err != nil {
+		return generator.Facts{}, nil, nil, err
+	}
+	source := map[string]string{}
+	for _, field := range generator.Fields {
+		source[field.Key] = g.Topology + " (topology): " + field.Key
+	}
+	override := func(key string, dst *string, v *string) {
+		if v == nil {
+			return
+		}
+		if *dst != "" && *dst != *v {
+			g.notes = append(g.notes, fmt.Sprintf("note: --%s %s overrides the topology's %s", strings.ReplaceAll(key, "_", "-"), *v, *dst))
+		}
+		*dst = *v
+		delete(source, key)
+	}
+	override("product", &f.Product, g.Product)
+	override("edition", &f.Edition, g.Edition)
+	override("sql_server_fqdn", &f.SQLServerFQDN, g.SQLServerFQDN)
+	override("update_path", &f.UpdatePath, g.UpdatePath)
+	override("server_fqdn", &f.ServerFQDN, g.ServerFQDN)
+	override("update_sha256", &f.UpdateSHA256, g.UpdateSHA256)
+	override("target_version", &f.TargetVersion, g.TargetVersion)
+	if g.CollocatedStores != nil {
+		if *g.CollocatedStores != f.CollocatedStores {
+			g.notes = append(g.notes, fmt.Sprintf("note: --collocated-stores=%v overrides the topology's %v", *g.CollocatedStores, f.CollocatedStores))
+		}
+		f.CollocatedStores = *g.CollocatedStores
+		delete(source, "collocated_stores")
+	}
+	return f, source, nil, nil
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sfbpatch/sfbpatch/generator"
+)
+
+// topologyCmd lists the servers of a topology with their facts.
+type topologyCmd struct {
+	File   string `arg:"" help:"The topology: what Get-CsTopology -AsXml prints, or a Topology Builder .tbxml file; UTF-8, or UTF-16 with a byte order mark; - reads standard input." placeholder:"FILE"`
+	Format string `enum:"table,csv,json" default:"table" help:"table (for people), csv (the inventory batch reads, with informational columns it ignores) or json. Default: table." placeholder:"FORMAT"`
+}
+
+// Help is the detail that sfbpatch topology --help prints.
+func (topologyCmd) Help() string {
+	return "Lists every server the procedure applies to: each Standard Edition server, and each Back End SQL Server of Enterprise Edition pools, with its pools and their Front End Servers, from which its -DatabaseOnly run goes. " +
+		"sfbpatch topology t.xml --format csv > servers.csv && sfbpatch batch --inventory servers.csv --out-dir out. " +
+		"Exit codes: 0 listed; 1 not a topology, or one sfbpatch cannot read (the line and the element are named); 2 the file cannot be read."
+}
+
+func (t *topologyCmd) Run(e env) error {
+	servers, err := readTopology(t.File, e.stdin)
+	if err != nil {
+		return err
+	}
+	return generator.WriteTopology(e.stdout, servers, t.Format)
+}
+
+// readTopology reads and derives a topology file ("-": standard input).
+func readTopology(path string, stdin io.Reader) ([]generator.TopologyServer, error) {
+	data, err := readLimited(path, stdin, generator.MaxInventorySize, "a topology")
+	if err != nil {
+		return nil, exitError{code: exitIO, lines: []string{"--topology " + path + ": " + err.Error()}}
+	}
+	servers, err := generator.ReadTopology(data)
+	var te generator.TopologyError
+	if errors.As(err, &te) {
+		return nil, inputError(path + ": " + te.Error())
+	}
+	return servers, err
+}
+
+// topologyServer finds a server of a topology by its FQDN, in any case.
+func topologyServer(path string, servers []generator.TopologyServer, fqdn string) (generator.Facts, error) {
+	var names []string
+	for _, s := range servers {
+		if strings.EqualFold(s.Facts.ServerFQDN, fqdn) {
+			return s.Facts, nil
+		}
+		names = append(names, s.Facts.ServerFQDN)
+	}
+	return generator.Facts{}, inputError(fmt.Sprintf("--server: %s is not a server of %s the procedure applies to; it lists: %s", fqdn, path, strings.Join(names, ", ")))
+}
+
+// topologyInventory is a topology as the inventory batch reads.
+func topologyInventory(path string, stdin io.Reader) ([]byte, error) {
+	servers, err := readTopology(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = generator.WriteTopology(&buf, servers, "csv")
+	return buf.Bytes(), err
+}

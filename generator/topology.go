@@ -1,0 +1,408 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// A topology is what Get-CsTopology -AsXml prints (root Topology: objects
+// refer to each other by ClusterId, SqlInstanceId and ServiceId) or what
+// Topology Builder saves (.tbxml, root TopologyBuilder: by UniqueId, with
+// each SqlInstance inside its Cluster, and single-machine clusters whose
+// Machine has no Fqdn). Both are read into the same few objects.
+
+// TopologyServer is one server the procedure applies to, as a topology
+// shows it: its facts, and what the reviewer needs beside them.
+type TopologyServer struct {
+	Facts Facts
+	// Pools are the front-end pools whose user database the server holds
+	// (a Standard Edition server is its own pool).
+	Pools []string
+	// FrontEnds are the pools' servers, each with its upgrade domain and
+	// place in the pool, in that order: where -DatabaseOnly runs from.
+	FrontEnds []TopologyMachine
+	// SQLInstance is the SQL Server instance of the user store ("" is the
+	// default instance); AlwaysOn is its AlwaysOnPrimaryNodeFqdn, when set.
+	SQLInstance, AlwaysOn string
+	// Notes are what the reviewer must know: AlwaysOn, mirroring.
+	Notes []string
+}
+
+// TopologyMachine is a server of a pool.
+type TopologyMachine struct {
+	Fqdn          string `json:"fqdn"`
+	UpgradeDomain string `json:"upgrade_domain,omitempty"`
+	Ordinal       string `json:"ordinal_in_cluster,omitempty"`
+}
+
+type topoCluster struct {
+	id, fqdn string
+	line     int
+	machines []TopologyMachine
+}
+
+type topoSQL struct {
+	id, cluster, name, alwaysOn, mirror string
+	line                                int
+}
+
+type topoService struct {
+	id, role, version, installedOn string
+	line                           int
+	deps                           []string
+}
+
+// element is an XML element, with its line and its children.
+type element struct {
+	name     string
+	attrs    map[string]string
+	children []*element
+	line     int
+}
+
+func (e *element) child(name string) *element {
+	for _, c := range e.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// each calls f for every element below e, in document order.
+func (e *element) each(f func(parent, child *element)) {
+	for _, c := range e.children {
+		f(e, c)
+		c.each(f)
+	}
+}
+
+// parseXML reads a document into elements, by local names.
+func parseXML(text []byte) (*element, error) {
+	dec := xml.NewDecoder(bytes.NewReader(text))
+	// The text is UTF-8 already, whatever its declaration says (Windows
+	// PowerShell writes encoding="utf-16" with UTF-16).
+	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+		switch strings.ToLower(label) {
+		case "utf-8", "utf-16", "utf-16le", "utf-16be", "unicode":
+			return r, nil
+		}
+		return nil, fmt.Errorf("encoding %q: allowed: UTF-8, UTF-16", label)
+	}
+	root := &element{}
+	stack := []*element{root}
+	for {
+		line, _ := dec.InputPos()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not valid XML: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			e := &element{name: t.Name.Local, attrs: map[string]string{}, line: line}
+			for _, a := range t.Attr {
+				e.attrs[a.Name.Local] = a.Value
+			}
+			parent := stack[len(stack)-1]
+			parent.children = append(parent.children, e)
+			stack = append(stack, e)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(root.children) != 1 {
+		return nil, errors.New("not a topology: no root element")
+	}
+	return root.children[0], nil
+}
+
+// TopologyError is a problem of a topology, at an element's line.
+type TopologyError struct {
+	Line    int
+	Message string
+}
+
+func (e TopologyError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Message)
+	}
+	return e.Message
+}
+
+// ReadTopology reads a topology, -AsXml or .tbxml, in UTF-8 or UTF-16
+// with a byte order mark, and returns every server the procedure applies
+// to: each Standard Edition server, and each Back End SQL Server of
+// Enterprise Edition pools (once, whatever the number of its pools), in
+// the order of their user stores in the file.
+func ReadTopology(data []byte) ([]TopologyServer, error) {
+	text, err := utf8Text(data)
+	if err != nil {
+		return nil, TopologyError{Message: err.Error()}
+	}
+	root, err := parseXML(text)
+	if err != nil {
+		return nil, TopologyError{Message: err.Error()}
+	}
+	var clusters []topoCluster
+	var sqls []topoSQL
+	var services []topoService
+	switch root.name {
+	case "Topology":
+		clusters, sqls, services = readAsXml(root)
+	case "TopologyBuilder":
+		clusters, sqls, services = readTbxml(root)
+	default:
+		return nil, TopologyError{Line: root.line, Message: fmt.Sprintf("not a topology: the root element is %s, not Topology (Get-CsTopology -AsXml) or TopologyBuilder (.tbxml)", root.name)}
+	}
+	return derive(clusters, sqls, services)
+}
+
+// clusterKey and the keys below name AsXml objects by their references.
+func clusterKey(e *element) string {
+	if e == nil {
+		return ""
+	}
+	return "cluster " + e.attrs["SiteId"] + ":" + e.attrs["Number"]
+}
+
+func sqlKey(e *element) string {
+	return "sql " + e.attrs["Name"] + "@" + clusterKey(e.child("ClusterId"))
+}
+
+func serviceKey(e *element) string {
+	return "service " + e.attrs["SiteId"] + ":" + e.attrs["RoleName"] + ":" + e.attrs["Instance"]
+}
+
+func readAsXml(root *element) ([]topoCluster, []topoSQL, []topoService) {
+	var clusters []topoCluster
+	var sqls []topoSQL
+	var services []topoService
+	root.each(func(parent, e *element) {
+		switch {
+		case e.name == "Cluster" && parent.name == "Clusters":
+			c := topoCluster{id: clusterKey(e.child("ClusterId")), fqdn: e.attrs["Fqdn"], line: e.line}
+			for _, m := range e.children {
+				if m.name == "Machine" {
+					c.machines = append(c.machines, TopologyMachine{Fqdn: m.attrs["Fqdn"], UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: m.attrs["OrdinalInCluster"]})
+				}
+			}
+			clusters = append(clusters, c)
+		case e.name == "SqlInstance" && parent.name == "SqlInstances":
+			id := e.child("SqlInstanceId")
+			if id == nil {
+				return
+			}
+			s := topoSQL{id: sqlKey(id), cluster: clusterKey(id.child("ClusterId")), name: id.attrs["Name"], alwaysOn: e.attrs["AlwaysOnPrimaryNodeFqdn"], line: e.line}
+			s.mirror = mirrorOf(e)
+			sqls = append(sqls, s)
+		case e.name == "Service" && parent.name == "Services":
+			s := topoService{version: e.attrs["ServiceVersion"], line: e.line}
+			if id := e.child("ServiceId"); id != nil {
+				s.id, s.role = serviceKey(id), id.attrs["RoleName"]
+			}
+			if on := e.child("InstalledOn"); on != nil {
+				if c := on.child("ClusterId"); c != nil {
+					s.installedOn = clusterKey(c)
+				}
+				if q := on.child("SqlInstanceId"); q != nil {
+					s.installedOn = sqlKey(q)
+				}
+			}
+			if deps := e.child("DependsOn"); deps != nil {
+				for _, d := range deps.children {
+					if id := d.child("ServiceId"); id != nil {
+						s.deps = append(s.deps, serviceKey(id))
+					}
+				}
+			}
+			services = append(services, s)
+		}
+	})
+	return clusters, sqls, services
+}
+
+func readTbxml(root *element) ([]topoCluster, []topoSQL, []topoService) {
+	var clusters []topoCluster
+	var sqls []topoSQL
+	var services []topoService
+	root.each(func(parent, e *element) {
+		switch e.name {
+		case "Cluster":
+			c := topoCluster{id: e.attrs["UniqueId"], fqdn: e.attrs["Fqdn"], line: e.line}
+			e.each(func(_, m *element) {
+				switch m.name {
+				case "Machine":
+					// A single-machine cluster's Machine has no Fqdn: it is the cluster's.
+					fqdn := m.attrs["Fqdn"]
+					if fqdn == "" {
+						fqdn = c.fqdn
+					}
+					c.machines = append(c.machines, TopologyMachine{Fqdn: fqdn, UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: fmt.Sprint(len(c.machines) + 1)})
+				case "SqlInstance":
+					s := topoSQL{id: m.attrs["UniqueId"], cluster: c.id, name: m.attrs["Name"], alwaysOn: m.attrs["AlwaysOnPrimaryNodeFqdn"], line: m.line}
+					s.mirror = mirrorOf(m)
+					sqls = append(sqls, s)
+				}
+			})
+			clusters = append(clusters, c)
+		case "Service":
+			if e.attrs["UniqueId"] == "" {
+				return
+			}
+			s := topoService{id: e.attrs["UniqueId"], role: e.attrs["RoleName"], version: e.attrs["ServiceVersion"], installedOn: e.attrs["InstalledOn"], line: e.line}
+			e.each(func(_, d *element) {
+				if d.name == "Dependency" && d.attrs["ServiceUniqueId"] != "" {
+					s.deps = append(s.deps, d.attrs["ServiceUniqueId"])
+				}
+			})
+			services = append(services, s)
+		}
+	})
+	return clusters, sqls, services
+}
+
+// mirrorOf is the mirror a SqlInstance records, if any: an attribute or a
+// child element whose name holds Mirror.
+func mirrorOf(e *element) string {
+	for name, value := range e.attrs {
+		if strings.Contains(name, "Mirror") && value != "" {
+			return value
+		}
+	}
+	for _, c := range e.children {
+		if strings.Contains(c.name, "Mirror") {
+			return "recorded"
+		}
+	}
+	return ""
+}
+
+// serviceProducts maps a ServiceVersion to the product (7 and 8 from the
+// public samples; 6 for Lync Server 2013 by inference).
+var serviceProducts = map[string]string{"6": "lync2013", "7": "sfb2015", "8": "sfb2019"}
+
+// derive finds the servers: for each user store, the pools whose user
+// services use it, and its SQL Server.
+func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]TopologyServer, error) {
+	clusterByID := map[string]topoCluster{}
+	for _, c := range clusters {
+		clusterByID[c.id] = c
+	}
+	sqlByID := map[string]topoSQL{}
+	for _, s := range sqls {
+		if _, ok := clusterByID[s.cluster]; !ok {
+			return nil, TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
+		}
+		sqlByID[s.id] = s
+	}
+	for _, s := range services {
+		_, onCluster := clusterByID[s.installedOn]
+		_, onSQL := sqlByID[s.installedOn]
+		if s.installedOn != "" && !onCluster && !onSQL {
+			return nil, TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)}
+		}
+	}
+	var servers []TopologyServer
+	byBackEnd := map[string]int{}
+	for _, store := range services {
+		if store.role != "UserStore" {
+			continue
+		}
+		sql, ok := sqlByID[store.installedOn]
+		if !ok {
+			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("UserStore is InstalledOn %s, not a SqlInstance of the topology", store.installedOn)}
+		}
+		host := clusterByID[sql.cluster]
+		if err := checkTopologyName(host); err != nil {
+			return nil, err
+		}
+		product, ok := serviceProducts[store.version]
+		if !ok {
+			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("ServiceVersion %q of the UserStore is no product sfbpatch knows; allowed: 6 (Lync Server 2013), 7 (Skype for Business Server 2015), 8 (Skype for Business Server 2019)", store.version)}
+		}
+		var pools []topoCluster
+		for _, user := range services {
+			if user.role == "UserServices" && slices.Contains(user.deps, store.id) {
+				pool, ok := clusterByID[user.installedOn]
+				if !ok {
+					return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %s, not a Cluster of the topology", user.installedOn)}
+				}
+				if err := checkTopologyName(pool); err != nil {
+					return nil, err
+				}
+				pools = append(pools, pool)
+			}
+		}
+		standard := strings.EqualFold(sql.name, "rtc") && len(pools) == 1 && pools[0].id == host.id
+		key := strings.ToLower(host.fqdn)
+		i, seen := byBackEnd[key]
+		if !seen {
+			server := TopologyServer{SQLInstance: sql.name, AlwaysOn: sql.alwaysOn}
+			if standard {
+				server.Facts = Facts{Product: product, Edition: EditionStandard, ServerFQDN: host.fqdn}
+			} else {
+				server.Facts = Facts{Product: product, Edition: EditionEnterprise, ServerFQDN: host.fqdn, SQLServerFQDN: host.fqdn,
+					CollocatedStores: collocated(host.id, sqls, services)}
+				if sql.alwaysOn != "" {
+					server.Notes = append(server.Notes, "AlwaysOn: "+host.fqdn+" is the availability group listener, which -SqlServerFqdn must name; publish the topology again after the update")
+				}
+				if sql.mirror != "" {
+					server.Notes = append(server.Notes, "mirrored: Install-CsDatabase -Update cannot update mirrored databases; remove the mirror first (the script's preflight checks it again)")
+				}
+			}
+			i = len(servers)
+			byBackEnd[key] = i
+			servers = append(servers, server)
+		}
+		server := &servers[i]
+		if server.Facts.Product != product {
+			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
+		}
+		for _, pool := range pools {
+			if !slices.Contains(server.Pools, pool.fqdn) {
+				server.Pools = append(server.Pools, pool.fqdn)
+				server.FrontEnds = append(server.FrontEnds, pool.machines...)
+			}
+		}
+	}
+	if len(servers) == 0 {
+		return nil, TopologyError{Message: "no UserStore: the topology holds no server this procedure applies to"}
+	}
+	return servers, nil
+}
+
+// collocated tells whether an Archiving or Monitoring store is installed on
+// a SQL instance of the cluster: the same SQL Server, whatever the instance.
+func collocated(cluster string, sqls []topoSQL, services []topoService) bool {
+	for _, s := range services {
+		if s.role != "ArchivingStore" && s.role != "MonitoringStore" {
+			continue
+		}
+		for _, sql := range sqls {
+			if sql.id == s.installedOn && sql.cluster == cluster {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkTopologyName refuses a cluster name that is no FQDN, naming an
+// unsubstituted template placeholder as such.
+func checkTopologyName(c topoCluster) error {
+	if strings.Contains(c.fqdn, "$") {
+		return TopologyError{Line: c.line, Message: fmt.Sprintf("Cluster Fqdn %q is a template placeholder that was never substituted", c.fqdn)}
+	}
+	if msg := checkFQDN(c.fqdn); msg != "" {
+		return TopologyError{Line: c.line, Message: "Cluster Fqdn: " + msg}
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package generator
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// TopologyColumns are the informational columns of a topology's CSV, after
+// the inventory's: batch reads and ignores them.
+var TopologyColumns = []string{"pools", "front_ends", "sql_instance", "notes"}
+
+// inventoryColumns are the facts a topology gives, as batch reads them.
+var inventoryColumns = []string{"server_fqdn", "product", "edition", "sql_server_fqdn", "collocated_stores"}
+
+// frontEnds shows the pools' servers with their upgrade domain and place.
+func (s TopologyServer) frontEnds() string {
+	parts := make([]string, len(s.FrontEnds))
+	for i, m := range s.FrontEnds {
+		parts[i] = m.Fqdn
+		if m.UpgradeDomain != "" || m.Ordinal != "" {
+			parts[i] += " (" + strings.Trim(m.UpgradeDomain+", "+m.Ordinal, ", ") + ")"
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (s TopologyServer) cells() []string {
+	f := s.Facts
+	collocated := ""
+	if f.Edition == EditionEnterprise {
+		collocated = fmt.Sprint(f.CollocatedStores)
+	}
+	instance := s.SQLInstance
+	if instance == "" {
+		instance = "(default)"
+	}
+	return []string{f.ServerFQDN, f.Product, f.Edition, f.SQLServerFQDN, collocated,
+		strings.Join(s.Pools, "; "), s.frontEnds(), instance, strings.Join(s.Notes, "; ")}
+}
+
+// WriteTopology writes the servers of a topology: "table" for people,
+// "csv" as batch reads it (the inventory's columns, then TopologyColumns),
+// or "json".
+func WriteTopology(w io.Writer, servers []TopologyServer, format string) error {
+	switch format {
+	case "csv":
+		c := csv.NewWriter(w)
+		if err := c.Write(append(append([]string{}, inventoryColumns...), TopologyColumns...)); err != nil {
+			return err
+		}
+		for _, s := range servers {
+			if err := c.Write(s.cells()); err != nil {
+				return err
+			}
+		}
+		c.Flush()
+		return c.Error()
+	case "json":
+		type server struct {
+			Facts       Facts             `json:"facts"`
+			Pools       []string          `json:"pools"`
+			FrontEnds   []TopologyMachine `json:"front_ends"`
+			SQLInstance string            `json:"sql_instance"`
+			AlwaysOn    string            `json:"always_on,omitempty"`
+			Notes       []string          `json:"notes,omitempty"`
+		}
+		out := make([]server, len(servers))
+		for i, s := range servers {
+			out[i] = server{s.Facts, s.Pools, s.FrontEnds, s.SQLInstance, s.AlwaysOn, s.Notes}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "table", "":
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVER\tPRODUCT\tEDITION\tSQL SERVER\tCOLLOCATED\tPOOLS\tFRONT ENDS\tINSTANCE\tNOTES")
+		for _, s := range servers {
+			fmt.Fprintln(tw, strings.Join(s.cells(), "\t"))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("format %q: allowed: table, csv, json", format)
+}
