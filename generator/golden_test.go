@@ -3,11 +3,24 @@ package generator
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sebdah/goldie/v2"
 )
+
+// goldieIn compares with the golden files of a folder of GoldenDir, whose
+// names carry their own suffix.
+func goldieIn(t *testing.T, folder string) *goldie.Goldie {
+	return goldie.New(t,
+		goldie.WithFixtureDir(filepath.Join(GoldenDir, folder)),
+		goldie.WithNameSuffix(""),
+		goldie.WithDiffFn(func(actual, expected string) string {
+			return cmp.Diff(expected, actual) // -want +got
+		}),
+	)
+}
 
 func newGoldie(t *testing.T, suffix string) *goldie.Goldie {
 	return goldie.New(t,

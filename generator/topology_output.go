@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -77,12 +78,22 @@ func WriteTopology(w io.Writer, servers []TopologyServer, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	case "table", "":
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SERVER\tPRODUCT\tEDITION\tSQL SERVER\tCOLLOCATED\tPOOLS\tFRONT ENDS\tINSTANCE\tNOTES")
 		for _, s := range servers {
 			fmt.Fprintln(tw, strings.Join(s.cells(), "\t"))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		// An empty last cell leaves the padding of the one before it.
+		for _, line := range strings.SplitAfter(buf.String(), "\n") {
+			if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n"))); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("format %q: allowed: table, csv, json", format)
 }

@@ -50,6 +50,11 @@ func TestCLI(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			facts, err := filepath.Abs("../../testdata/facts")
 			env.Setenv("FACTS", facts)
+			if err != nil {
+				return err
+			}
+			topology, err := filepath.Abs("../../testdata/topology")
+			env.Setenv("TOPOLOGY", topology)
 			return err
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -1,0 +1,146 @@
+package generator
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/text/encoding/unicode"
+)
+
+const topologyDir = "../testdata/topology"
+
+// TestTopologyGoldens: each topology of testdata/topology (written for
+// this project) lists its servers as the golden table, CSV and JSON say;
+// the invalid-* ones give the golden error.
+func TestTopologyGoldens(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(topologyDir, "*.xml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no topologies in %s: %v", topologyDir, err)
+	}
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".xml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			servers, err := ReadTopology(data)
+			g := goldieIn(t, "topology")
+			if strings.HasPrefix(name, "invalid-") {
+				var te TopologyError
+				if !errors.As(err, &te) {
+					t.Fatalf("want a TopologyError, got %v", err)
+				}
+				g.Assert(t, name+".err", []byte(err.Error()+"\n"))
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, format := range []string{"table", "csv", "json"} {
+				var buf bytes.Buffer
+				if err := WriteTopology(&buf, servers, format); err != nil {
+					t.Fatal(err)
+				}
+				g.Assert(t, name+"."+format, buf.Bytes())
+			}
+		})
+	}
+}
+
+// TestTopologyEncodings: UTF-16 LE and BE with a byte order mark, as
+// Windows PowerShell's > writes, and UTF-8 with one, read the same.
+func TestTopologyEncodings(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(topologyDir, "asxml-two-back-ends.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadTopology(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf16 := func(order unicode.Endianness) []byte {
+		// Windows PowerShell declares the encoding it wrote.
+		text := bytes.Replace(data, []byte(`encoding="utf-8"`), []byte(`encoding="utf-16"`), 1)
+		b, err := unicode.UTF16(order, unicode.UseBOM).NewEncoder().Bytes(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for name, input := range map[string][]byte{
+		"UTF-8 with BOM": append(append([]byte{}, utf8BOM...), data...),
+		"UTF-16 LE":      utf16(unicode.LittleEndian),
+		"UTF-16 BE":      utf16(unicode.BigEndian),
+	} {
+		got, err := ReadTopology(input)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-UTF-8 +%s):\n%s", name, name, diff)
+		}
+	}
+}
+
+// TestPublicTopologySamples reads the public samples of ../shared/topology
+// (their SOURCES.md says what each holds) when that folder is there.
+func TestPublicTopologySamples(t *testing.T) {
+	const dir = "../../shared/topology"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no public samples here (%v)", err)
+	}
+	type want struct {
+		facts Facts
+		pools []string
+		err   string
+	}
+	samples := map[string]want{
+		"sfbautomatedlab-contoso-tbxml.xml": {facts: Facts{Product: "sfb2015", Edition: EditionEnterprise,
+			ServerFQDN: "xSQL1.contoso.com", SQLServerFQDN: "xSQL1.contoso.com", CollocatedStores: true}, pools: []string{"frontendpool.contoso.com"}},
+		"rlevchenko-defaulttopology.xml": {facts: Facts{Product: "sfb2015", Edition: EditionEnterprise,
+			ServerFQDN: "srv-sql-01.tenant.rlevchenko.com", SQLServerFQDN: "srv-sql-01.tenant.rlevchenko.com"}, pools: []string{"poolfe.tenant.rlevchenko.com"}},
+		"alvinchen1-otc-tbxml.xml": {facts: Facts{Product: "sfb2019", Edition: EditionStandard, ServerFQDN: "OCT-EXH-002.otc.lab"},
+			pools: []string{"OCT-EXH-002.otc.lab"}},
+		"alvinchen1-uss-skype-config-3-inline-asxml.xml": {err: `"$SkypeFQDN" is a template placeholder`},
+		"johanveldhuis-sfblab-defaulttopology-utf16.xml": {facts: Facts{Product: "sfb2015", Edition: EditionStandard, ServerFQDN: "S4BLab92-FE1.contoso.com"},
+			pools: []string{"S4BLab92-FE1.contoso.com"}},
+	}
+	for file, w := range samples {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		servers, err := ReadTopology(data)
+		if w.err != "" {
+			if err == nil || !strings.Contains(err.Error(), w.err) {
+				t.Errorf("%s: got %v, want an error with %q", file, err, w.err)
+			}
+			continue
+		}
+		if err != nil || len(servers) != 1 {
+			t.Errorf("%s: %d servers, %v", file, len(servers), err)
+			continue
+		}
+		if diff := cmp.Diff(w.facts, servers[0].Facts); diff != "" {
+			t.Errorf("%s: facts (-want +got):\n%s", file, diff)
+		}
+		if diff := cmp.Diff(w.pools, servers[0].Pools); diff != "" {
+			t.Errorf("%s: pools (-want +got):\n%s", file, diff)
+		}
+		if ps := Validate(servers[0].Facts); len(ps) > 0 {
+			t.Errorf("%s: the facts do not validate: %v", file, ps)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "rlevchenko-defaulttopology.xml")); err == nil {
+		if servers, _ := ReadTopology(data); len(servers) == 1 && !strings.Contains(strings.Join(servers[0].Notes, " "), "AlwaysOn") {
+			t.Errorf("rlevchenko-defaulttopology.xml: no AlwaysOn note: %q", servers[0].Notes)
+		}
+	}
+}
