@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -36,14 +37,31 @@ type TopologyServer struct {
 // TopologyMachine is a server of a pool.
 type TopologyMachine struct {
 	Fqdn          string `json:"fqdn"`
+	Pool          string `json:"pool"`
 	UpgradeDomain string `json:"upgrade_domain,omitempty"`
-	Ordinal       string `json:"ordinal_in_cluster,omitempty"`
+	Ordinal       int    `json:"ordinal_in_cluster,omitempty"`
+}
+
+// Topology is what a topology file gives: the servers the procedure
+// applies to, and the user stores no pool uses, which it leaves out.
+type Topology struct {
+	Servers []TopologyServer
+	Unused  []TopologyError
 }
 
 type topoCluster struct {
 	id, fqdn string
 	line     int
 	machines []TopologyMachine
+	// lines are the machines' lines, in their order.
+	lines []int
+}
+
+// add adds a machine of the cluster, found at line.
+func (c *topoCluster) add(m TopologyMachine, line int) {
+	m.Pool = c.fqdn
+	c.machines = append(c.machines, m)
+	c.lines = append(c.lines, line)
 }
 
 type topoSQL struct {
@@ -141,15 +159,16 @@ func (e TopologyError) Error() string {
 // with a byte order mark, and returns every server the procedure applies
 // to: each Standard Edition server, and each Back End SQL Server of
 // Enterprise Edition pools (once, whatever the number of its pools), in
-// the order of their user stores in the file.
-func ReadTopology(data []byte) ([]TopologyServer, error) {
+// the order of their user stores in the file; a user store no pool uses
+// is left out, and named in Unused.
+func ReadTopology(data []byte) (Topology, error) {
 	text, err := utf8Text(data)
 	if err != nil {
-		return nil, TopologyError{Message: err.Error()}
+		return Topology{}, TopologyError{Message: err.Error()}
 	}
 	root, err := parseXML(text)
 	if err != nil {
-		return nil, TopologyError{Message: err.Error()}
+		return Topology{}, TopologyError{Message: err.Error()}
 	}
 	var clusters []topoCluster
 	var sqls []topoSQL
@@ -160,7 +179,7 @@ func ReadTopology(data []byte) ([]TopologyServer, error) {
 	case "TopologyBuilder":
 		clusters, sqls, services = readTbxml(root)
 	default:
-		return nil, TopologyError{Line: root.line, Message: fmt.Sprintf("not a topology: the root element is %s, not Topology (Get-CsTopology -AsXml) or TopologyBuilder (.tbxml)", root.name)}
+		return Topology{}, TopologyError{Line: root.line, Message: fmt.Sprintf("not a topology: the root element is %s, not Topology (Get-CsTopology -AsXml) or TopologyBuilder (.tbxml)", root.name)}
 	}
 	return derive(clusters, sqls, services)
 }
@@ -191,7 +210,9 @@ func readAsXml(root *element) ([]topoCluster, []topoSQL, []topoService) {
 			c := topoCluster{id: clusterKey(e.child("ClusterId")), fqdn: e.attrs["Fqdn"], line: e.line}
 			for _, m := range e.children {
 				if m.name == "Machine" {
-					c.machines = append(c.machines, TopologyMachine{Fqdn: m.attrs["Fqdn"], UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: m.attrs["OrdinalInCluster"]})
+					// An OrdinalInCluster that is no number is left out (0).
+					ordinal, _ := strconv.Atoi(m.attrs["OrdinalInCluster"])
+					c.add(TopologyMachine{Fqdn: m.attrs["Fqdn"], UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: ordinal}, m.line)
 				}
 			}
 			clusters = append(clusters, c)
@@ -240,18 +261,18 @@ func readTbxml(root *element) ([]topoCluster, []topoSQL, []topoService) {
 			e.each(func(_, m *element) {
 				switch m.name {
 				case "Machine":
-					// A single-machine cluster's Machine has no Fqdn: it is the cluster's.
-					fqdn := m.attrs["Fqdn"]
-					if fqdn == "" {
-						fqdn = c.fqdn
-					}
-					c.machines = append(c.machines, TopologyMachine{Fqdn: fqdn, UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: fmt.Sprint(len(c.machines) + 1)})
+					c.add(TopologyMachine{Fqdn: m.attrs["Fqdn"], UpgradeDomain: m.attrs["UpgradeDomain"], Ordinal: len(c.machines) + 1}, m.line)
 				case "SqlInstance":
 					s := topoSQL{id: m.attrs["UniqueId"], cluster: c.id, name: m.attrs["Name"], alwaysOn: m.attrs["AlwaysOnPrimaryNodeFqdn"], line: m.line}
 					s.mirror = mirrorOf(m)
 					sqls = append(sqls, s)
 				}
 			})
+			// A single-machine cluster's Machine has no Fqdn: it is the
+			// cluster's (checkPool refuses a nameless one among several).
+			if len(c.machines) == 1 && c.machines[0].Fqdn == "" {
+				c.machines[0].Fqdn = c.fqdn
+			}
 			clusters = append(clusters, c)
 		case "Service":
 			if e.attrs["UniqueId"] == "" {
@@ -291,7 +312,7 @@ var serviceProducts = map[string]string{"6": "lync2013", "7": "sfb2015", "8": "s
 
 // derive finds the servers: for each user store, the pools whose user
 // services use it, and its SQL Server.
-func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]TopologyServer, error) {
+func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Topology, error) {
 	clusterByID := map[string]topoCluster{}
 	for _, c := range clusters {
 		clusterByID[c.id] = c
@@ -299,18 +320,14 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]T
 	sqlByID := map[string]topoSQL{}
 	for _, s := range sqls {
 		if _, ok := clusterByID[s.cluster]; !ok {
-			return nil, TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
+			return Topology{}, TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
 		}
 		sqlByID[s.id] = s
 	}
-	for _, s := range services {
-		_, onCluster := clusterByID[s.installedOn]
-		_, onSQL := sqlByID[s.installedOn]
-		if s.installedOn != "" && !onCluster && !onSQL {
-			return nil, TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)}
-		}
+	if err := checkReferences(services, clusterByID, sqlByID); err != nil {
+		return Topology{}, err
 	}
-	var servers []TopologyServer
+	var t Topology
 	byBackEnd := map[string]int{}
 	for _, store := range services {
 		if store.role != "UserStore" {
@@ -318,30 +335,26 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]T
 		}
 		sql, ok := sqlByID[store.installedOn]
 		if !ok {
-			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("UserStore is InstalledOn %s, not a SqlInstance of the topology", store.installedOn)}
+			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("UserStore is InstalledOn %s, not a SqlInstance of the topology", store.installedOn)}
 		}
 		host := clusterByID[sql.cluster]
 		if err := checkTopologyName(host); err != nil {
-			return nil, err
+			return Topology{}, err
 		}
 		product, ok := serviceProducts[store.version]
 		if !ok {
-			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("ServiceVersion %q of the UserStore is no product sfbpatch knows; allowed: 6 (Lync Server 2013), 7 (Skype for Business Server 2015), 8 (Skype for Business Server 2019)", store.version)}
+			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("ServiceVersion %q of the UserStore is no product sfbpatch knows; allowed: 6 (Lync Server 2013), 7 (Skype for Business Server 2015), 8 (Skype for Business Server 2019)", store.version)}
 		}
-		var pools []topoCluster
-		for _, user := range services {
-			if user.role == "UserServices" && slices.Contains(user.deps, store.id) {
-				pool, ok := clusterByID[user.installedOn]
-				if !ok {
-					return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %s, not a Cluster of the topology", user.installedOn)}
-				}
-				if err := checkTopologyName(pool); err != nil {
-					return nil, err
-				}
-				pools = append(pools, pool)
-			}
+		pools, err := poolsOf(store, services, clusterByID)
+		if err != nil {
+			return Topology{}, err
 		}
-		standard := strings.EqualFold(sql.name, "rtc") && len(pools) == 1 && pools[0].id == host.id
+		if len(pools) == 0 {
+			t.Unused = append(t.Unused, TopologyError{Line: store.line, Message: fmt.Sprintf("no pool's UserServices uses the UserStore on %s: left out", strings.TrimSuffix(host.fqdn+`\`+sql.name, `\`))})
+			continue
+		}
+		ownServer := len(pools) == 1 && pools[0].id == host.id
+		standard := ownServer && strings.EqualFold(sql.name, "rtc")
 		key := strings.ToLower(host.fqdn)
 		i, seen := byBackEnd[key]
 		if !seen {
@@ -351,6 +364,9 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]T
 			} else {
 				server.Facts = Facts{Product: product, Edition: EditionEnterprise, ServerFQDN: host.fqdn, SQLServerFQDN: host.fqdn,
 					CollocatedStores: collocated(host.id, sqls, services)}
+				if ownServer {
+					server.Notes = append(server.Notes, "the pool's user store is on its own server, in SQL instance "+instanceName(sql.name)+", where a Standard Edition server has RTC: taken as an Enterprise Edition Back End; check the edition")
+				}
 				if sql.alwaysOn != "" {
 					server.Notes = append(server.Notes, "AlwaysOn: "+host.fqdn+" is the availability group listener, which -SqlServerFqdn must name; publish the topology again after the update")
 				}
@@ -358,13 +374,13 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]T
 					server.Notes = append(server.Notes, "mirrored: Install-CsDatabase -Update cannot update mirrored databases; remove the mirror first (the script's preflight checks it again)")
 				}
 			}
-			i = len(servers)
+			i = len(t.Servers)
 			byBackEnd[key] = i
-			servers = append(servers, server)
+			t.Servers = append(t.Servers, server)
 		}
-		server := &servers[i]
+		server := &t.Servers[i]
 		if server.Facts.Product != product {
-			return nil, TopologyError{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
+			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
 		}
 		for _, pool := range pools {
 			if !slices.Contains(server.Pools, pool.fqdn) {
@@ -373,10 +389,71 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) ([]T
 			}
 		}
 	}
-	if len(servers) == 0 {
-		return nil, TopologyError{Message: "no UserStore: the topology holds no server this procedure applies to"}
+	if len(t.Servers) == 0 {
+		return Topology{}, TopologyError{Message: "no UserStore that a pool uses: the topology holds no server this procedure applies to"}
 	}
-	return servers, nil
+	return t, nil
+}
+
+// checkReferences refuses a service installed on, or depending on, what
+// the topology does not define.
+func checkReferences(services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL) error {
+	defined := map[string]bool{}
+	for _, s := range services {
+		defined[s.id] = true
+	}
+	for _, s := range services {
+		_, onCluster := clusterByID[s.installedOn]
+		_, onSQL := sqlByID[s.installedOn]
+		if s.installedOn != "" && !onCluster && !onSQL {
+			return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)}
+		}
+		for _, d := range s.deps {
+			if !defined[d] {
+				return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s depends on %s, which the topology does not define", s.role, d)}
+			}
+		}
+	}
+	return nil
+}
+
+// poolsOf is the pools whose user services use the store, each checked:
+// its name and its machines' are FQDNs, and its product is the store's.
+func poolsOf(store topoService, services []topoService, clusterByID map[string]topoCluster) ([]topoCluster, error) {
+	var pools []topoCluster
+	for _, user := range services {
+		if user.role != "UserServices" || !slices.Contains(user.deps, store.id) {
+			continue
+		}
+		pool, ok := clusterByID[user.installedOn]
+		if !ok {
+			return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %s, not a Cluster of the topology", user.installedOn)}
+		}
+		if err := checkTopologyName(pool); err != nil {
+			return nil, err
+		}
+		for i, m := range pool.machines {
+			if m.Fqdn == "" {
+				return nil, TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("a Machine of pool %s has no Fqdn, and the pool has %d", pool.fqdn, len(pool.machines))}
+			}
+			if msg := checkFQDN(m.Fqdn); msg != "" {
+				return nil, TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine Fqdn %q of pool %s: %s", m.Fqdn, pool.fqdn, msg)}
+			}
+		}
+		if user.version != store.version {
+			return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s are ServiceVersion %q, their UserStore (line %d) %q: a pool and its store are one product", pool.fqdn, user.version, store.line, store.version)}
+		}
+		pools = append(pools, pool)
+	}
+	return pools, nil
+}
+
+// instanceName names a SQL Server instance, "" being the default one.
+func instanceName(name string) string {
+	if name == "" {
+		return "(default)"
+	}
+	return name
 }
 
 // collocated tells whether an Archiving or Monitoring store is installed on

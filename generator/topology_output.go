@@ -17,16 +17,32 @@ var TopologyColumns = []string{"pools", "front_ends", "sql_instance", "notes"}
 // inventoryColumns are the facts a topology gives, as batch reads them.
 var inventoryColumns = []string{"server_fqdn", "product", "edition", "sql_server_fqdn", "collocated_stores"}
 
-// frontEnds shows the pools' servers with their upgrade domain and place.
+// frontEnds shows the pools' servers, pool by pool, each with its upgrade
+// domain and place: "pool: fe1 (UpgradeDomain1, 1), fe2 (...); pool2: ...".
 func (s TopologyServer) frontEnds() string {
-	parts := make([]string, len(s.FrontEnds))
-	for i, m := range s.FrontEnds {
-		parts[i] = m.Fqdn
-		if m.UpgradeDomain != "" || m.Ordinal != "" {
-			parts[i] += " (" + strings.Trim(m.UpgradeDomain+", "+m.Ordinal, ", ") + ")"
+	var pools []string
+	for _, pool := range s.Pools {
+		var machines []string
+		for _, m := range s.FrontEnds {
+			if m.Pool != pool {
+				continue
+			}
+			var detail []string
+			if m.UpgradeDomain != "" {
+				detail = append(detail, m.UpgradeDomain)
+			}
+			if m.Ordinal != 0 {
+				detail = append(detail, fmt.Sprint(m.Ordinal))
+			}
+			if len(detail) > 0 {
+				machines = append(machines, m.Fqdn+" ("+strings.Join(detail, ", ")+")")
+			} else {
+				machines = append(machines, m.Fqdn)
+			}
 		}
+		pools = append(pools, pool+": "+strings.Join(machines, ", "))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(pools, "; ")
 }
 
 func (s TopologyServer) cells() []string {
@@ -35,12 +51,8 @@ func (s TopologyServer) cells() []string {
 	if f.Edition == EditionEnterprise {
 		collocated = fmt.Sprint(f.CollocatedStores)
 	}
-	instance := s.SQLInstance
-	if instance == "" {
-		instance = "(default)"
-	}
 	return []string{f.ServerFQDN, f.Product, f.Edition, f.SQLServerFQDN, collocated,
-		strings.Join(s.Pools, "; "), s.frontEnds(), instance, strings.Join(s.Notes, "; ")}
+		strings.Join(s.Pools, "; "), s.frontEnds(), instanceName(s.SQLInstance), strings.Join(s.Notes, "; ")}
 }
 
 // WriteTopology writes the servers of a topology: "table" for people,

@@ -16,7 +16,8 @@ const topologyDir = "../testdata/topology"
 
 // TestTopologyGoldens: each topology of testdata/topology (written for
 // this project) lists its servers as the golden table, CSV and JSON say;
-// the invalid-* ones give the golden error.
+// the invalid-* ones give the golden error; the *-unused-* ones leave out
+// the user stores the golden .unused names, and no other leaves any out.
 func TestTopologyGoldens(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(topologyDir, "*.xml"))
 	if err != nil || len(paths) == 0 {
@@ -29,7 +30,7 @@ func TestTopologyGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			servers, err := ReadTopology(data)
+			topology, err := ReadTopology(data)
 			g := goldieIn(t, "topology")
 			if strings.HasPrefix(name, "invalid-") {
 				var te TopologyError
@@ -44,10 +45,20 @@ func TestTopologyGoldens(t *testing.T) {
 			}
 			for _, format := range []string{"table", "csv", "json"} {
 				var buf bytes.Buffer
-				if err := WriteTopology(&buf, servers, format); err != nil {
+				if err := WriteTopology(&buf, topology.Servers, format); err != nil {
 					t.Fatal(err)
 				}
 				g.Assert(t, name+"."+format, buf.Bytes())
+			}
+			var unused strings.Builder
+			for _, u := range topology.Unused {
+				unused.WriteString(u.Error() + "\n")
+			}
+			switch {
+			case strings.Contains(name, "-unused-"):
+				g.Assert(t, name+".unused", []byte(unused.String()))
+			case len(topology.Unused) > 0:
+				t.Errorf("user stores left out:\n%s", unused.String())
 			}
 		})
 	}
@@ -117,7 +128,8 @@ func TestPublicTopologySamples(t *testing.T) {
 			t.Errorf("%s: %v", file, err)
 			continue
 		}
-		servers, err := ReadTopology(data)
+		topology, err := ReadTopology(data)
+		servers := topology.Servers
 		if w.err != "" {
 			if err == nil || !strings.Contains(err.Error(), w.err) {
 				t.Errorf("%s: got %v, want an error with %q", file, err, w.err)
@@ -139,8 +151,8 @@ func TestPublicTopologySamples(t *testing.T) {
 		}
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "rlevchenko-defaulttopology.xml")); err == nil {
-		if servers, _ := ReadTopology(data); len(servers) == 1 && !strings.Contains(strings.Join(servers[0].Notes, " "), "AlwaysOn") {
-			t.Errorf("rlevchenko-defaulttopology.xml: no AlwaysOn note: %q", servers[0].Notes)
+		if topology, _ := ReadTopology(data); len(topology.Servers) == 1 && !strings.Contains(strings.Join(topology.Servers[0].Notes, " "), "AlwaysOn") {
+			t.Errorf("rlevchenko-defaulttopology.xml: no AlwaysOn note: %q", topology.Servers[0].Notes)
 		}
 	}
 }

@@ -51,7 +51,7 @@ func (b *batchCmd) Run(e env) error {
 	}
 	var data []byte
 	if b.Topology != "" {
-		if data, err = topologyInventory(b.Topology, e.stdin); err != nil {
+		if data, err = topologyInventory(b.Topology, e); err != nil {
 			return err
 		}
 		// Problems name the lines of the topology's CSV, as topology --format csv prints it.

@@ -38,7 +38,7 @@ type generateCmd struct {
 }
 
 func (g *generateCmd) Run(e env) error {
-	facts, source, empty, err := g.collect(e.stdin)
+	facts, source, empty, err := g.collect(e)
 	if err != nil {
 		return err
 	}
@@ -76,22 +76,22 @@ func (g *generateCmd) Run(e env) error {
 // source tells, per fact key, how the user spelled it. A fact given but
 // empty is a problem: it is a mistake (an unset shell variable, say), not
 // a request for the default, which is to leave the fact out.
-func (g *generateCmd) collect(stdin io.Reader) (generator.Facts, map[string]string, generator.Problems, error) {
+func (g *generateCmd) collect(e env) (generator.Facts, map[string]string, generator.Problems, error) {
 	f := generator.Facts{}
 	source := map[string]string{}
 	givenEmpty := map[string]bool{}
 	if g.Topology != "" || g.Server != "" {
-		return g.fromTopology(stdin)
+		return g.fromTopology(e)
 	}
 	if g.Facts != nil && *g.Facts == "" {
 		return f, nil, nil, inputError("--facts: given but empty: give a file, - for standard input, or leave it out")
 	}
 	if g.Facts != nil {
 		var err error
-		if f, givenEmpty, err = readFacts(*g.Facts, stdin); err != nil {
+		if f, givenEmpty, err = readFacts(*g.Facts, e.stdin); err != nil {
 			return f, nil, nil, err
 		}
-		g.factsInfo = statInput(*g.Facts, stdin)
+		g.factsInfo = statInput(*g.Facts, e.stdin)
 		for _, field := range generator.Fields {
 			source[field.Key] = *g.Facts + ": " + field.Key
 		}
@@ -245,14 +245,14 @@ func describeOpenError(err error) error {
 
 // fromTopology takes the facts of --server from --topology; a flag given
 // overrides its fact, and says so when the two differ.
-func (g *generateCmd) fromTopology(stdin io.Reader) (generator.Facts, map[string]string, generator.Problems, error) {
+func (g *generateCmd) fromTopology(e env) (generator.Facts, map[string]string, generator.Problems, error) {
 	switch {
 	case g.Topology == "" || g.Server == "":
 		return generator.Facts{}, nil, nil, inputError("--topology and --server go together: the topology, and which of its servers")
 	case g.Facts != nil:
 		return generator.Facts{}, nil, nil, inputError("--facts and --topology: give one source of facts")
 	}
-	servers, err := readTopology(g.Topology, stdin)
+	servers, err := readTopology("--topology", g.Topology, e)
 	if err != nil {
 		return generator.Facts{}, nil, nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
@@ -24,28 +23,41 @@ func (topologyCmd) Help() string {
 }
 
 func (t *topologyCmd) Run(e env) error {
-	servers, err := readTopology(t.File, e.stdin)
+	servers, err := readTopology("", t.File, e)
 	if err != nil {
 		return err
 	}
 	return generator.WriteTopology(e.stdout, servers, t.Format)
 }
 
-// readTopology reads and derives a topology file ("-": standard input).
-func readTopology(path string, stdin io.Reader) ([]generator.TopologyServer, error) {
-	data, err := readLimited(path, stdin, generator.MaxInventorySize, "a topology")
-	if err != nil {
-		return nil, exitError{code: exitIO, lines: []string{"--topology " + path + ": " + err.Error()}}
+// readTopology reads and derives a topology file ("-": standard input),
+// given by flag ("" for the argument), and notes on stderr the user stores
+// it leaves out.
+func readTopology(flag, path string, e env) ([]generator.TopologyServer, error) {
+	name := path
+	if flag != "" {
+		name = flag + " " + path
 	}
-	servers, err := generator.ReadTopology(data)
+	data, err := readLimited(path, e.stdin, generator.MaxInventorySize, "a topology")
+	if err != nil {
+		return nil, exitError{code: exitIO, lines: []string{name + ": " + err.Error()}}
+	}
+	t, err := generator.ReadTopology(data)
 	var te generator.TopologyError
 	if errors.As(err, &te) {
-		return nil, inputError(path + ": " + te.Error())
+		return nil, inputError(name + ": " + te.Error())
 	}
-	return servers, err
+	if err != nil {
+		return nil, err
+	}
+	for _, unused := range t.Unused {
+		fmt.Fprintln(e.stderr, visible("sfbpatch: note: "+name+": "+unused.Error()))
+	}
+	return t.Servers, nil
 }
 
-// topologyServer finds a server of a topology by its FQDN, in any case.
+// topologyServer finds a server of a topology by its FQDN, in any case; a
+// Front End is named as such, with the server its procedure runs for.
 func topologyServer(path string, servers []generator.TopologyServer, fqdn string) (generator.Facts, error) {
 	var names []string
 	for _, s := range servers {
@@ -54,12 +66,19 @@ func topologyServer(path string, servers []generator.TopologyServer, fqdn string
 		}
 		names = append(names, s.Facts.ServerFQDN)
 	}
+	for _, s := range servers {
+		for _, m := range s.FrontEnds {
+			if strings.EqualFold(m.Fqdn, fqdn) {
+				return generator.Facts{}, inputError(fmt.Sprintf("--server: %s is a Front End Server of pool %s, whose user store is on %s: generate for --server %s, and run its script with -DatabaseOnly from an updated Front End of the pool", fqdn, m.Pool, s.Facts.ServerFQDN, s.Facts.ServerFQDN))
+			}
+		}
+	}
 	return generator.Facts{}, inputError(fmt.Sprintf("--server: %s is not a server of %s the procedure applies to; it lists: %s", fqdn, path, strings.Join(names, ", ")))
 }
 
 // topologyInventory is a topology as the inventory batch reads.
-func topologyInventory(path string, stdin io.Reader) ([]byte, error) {
-	servers, err := readTopology(path, stdin)
+func topologyInventory(path string, e env) ([]byte, error) {
+	servers, err := readTopology("--topology", path, e)
 	if err != nil {
 		return nil, err
 	}
