@@ -353,30 +353,13 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 			t.Unused = append(t.Unused, TopologyError{Line: store.line, Message: fmt.Sprintf("no pool's UserServices uses the UserStore on %s: left out", strings.TrimSuffix(host.fqdn+`\`+sql.name, `\`))})
 			continue
 		}
-		ownServer := len(pools) == 1 && pools[0].id == host.id
-		standard := ownServer && strings.EqualFold(sql.name, "rtc")
 		key := strings.ToLower(host.fqdn)
 		i, seen := byBackEnd[key]
 		if !seen {
-			server := TopologyServer{SQLInstance: sql.name, AlwaysOn: sql.alwaysOn}
-			if standard {
-				server.Facts = Facts{Product: product, Edition: EditionStandard, ServerFQDN: host.fqdn}
-			} else {
-				server.Facts = Facts{Product: product, Edition: EditionEnterprise, ServerFQDN: host.fqdn, SQLServerFQDN: host.fqdn,
-					CollocatedStores: collocated(host.id, sqls, services)}
-				if ownServer {
-					server.Notes = append(server.Notes, "the pool's user store is on its own server, in SQL instance "+instanceName(sql.name)+", where a Standard Edition server has RTC: taken as an Enterprise Edition Back End; check the edition")
-				}
-				if sql.alwaysOn != "" {
-					server.Notes = append(server.Notes, "AlwaysOn: "+host.fqdn+" is the availability group listener, which -SqlServerFqdn must name; publish the topology again after the update")
-				}
-				if sql.mirror != "" {
-					server.Notes = append(server.Notes, "mirrored: Install-CsDatabase -Update cannot update mirrored databases; remove the mirror first (the script's preflight checks it again)")
-				}
-			}
+			ownServer := len(pools) == 1 && pools[0].id == host.id
 			i = len(t.Servers)
 			byBackEnd[key] = i
-			t.Servers = append(t.Servers, server)
+			t.Servers = append(t.Servers, newServer(product, host, sql, ownServer, collocated(host.id, sqls, services)))
 		}
 		server := &t.Servers[i]
 		if server.Facts.Product != product {
@@ -393,6 +376,28 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 		return Topology{}, TopologyError{Message: "no UserStore that a pool uses: the topology holds no server this procedure applies to"}
 	}
 	return t, nil
+}
+
+// newServer is the server of a user store in sql, on host: Standard
+// Edition when the store is in the RTC instance of its only pool's own
+// server, otherwise an Enterprise Edition Back End, with its notes.
+func newServer(product string, host topoCluster, sql topoSQL, ownServer, collocatedStores bool) TopologyServer {
+	server := TopologyServer{SQLInstance: sql.name, AlwaysOn: sql.alwaysOn}
+	if ownServer && strings.EqualFold(sql.name, "rtc") {
+		server.Facts = Facts{Product: product, Edition: EditionStandard, ServerFQDN: host.fqdn}
+		return server
+	}
+	server.Facts = Facts{Product: product, Edition: EditionEnterprise, ServerFQDN: host.fqdn, SQLServerFQDN: host.fqdn, CollocatedStores: collocatedStores}
+	if ownServer {
+		server.Notes = append(server.Notes, "the pool's user store is on its own server, in SQL instance "+instanceName(sql.name)+", where a Standard Edition server has RTC: taken as an Enterprise Edition Back End; check the edition")
+	}
+	if sql.alwaysOn != "" {
+		server.Notes = append(server.Notes, "AlwaysOn: "+host.fqdn+" is the availability group listener, which -SqlServerFqdn must name; publish the topology again after the update")
+	}
+	if sql.mirror != "" {
+		server.Notes = append(server.Notes, "mirrored: Install-CsDatabase -Update cannot update mirrored databases; remove the mirror first (the script's preflight checks it again)")
+	}
+	return server
 }
 
 // checkReferences refuses a service installed on, or depending on, what
