@@ -269,8 +269,8 @@ func readTbxml(root *element) ([]topoCluster, []topoSQL, []topoService) {
 				}
 			})
 			// A single-machine cluster's Machine has no Fqdn: it is the
-			// cluster's (checkPool refuses a nameless one among several).
-			if len(c.machines) == 1 && c.machines[0].Fqdn == "" {
+			// cluster's (checkPools refuses a nameless one elsewhere).
+			if len(c.machines) == 1 && c.machines[0].Fqdn == "" && e.attrs["IsSingleMachineOnly"] != "false" {
 				c.machines[0].Fqdn = c.fqdn
 			}
 			clusters = append(clusters, c)
@@ -313,18 +313,27 @@ var serviceProducts = map[string]string{"6": "lync2013", "7": "sfb2015", "8": "s
 // derive finds the servers: for each user store, the pools whose user
 // services use it, and its SQL Server.
 func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Topology, error) {
-	clusterByID := map[string]topoCluster{}
-	for _, c := range clusters {
-		clusterByID[c.id] = c
+	clusterByID, err := index("Cluster", clusters, func(c topoCluster) (string, int) { return c.id, c.line })
+	if err != nil {
+		return Topology{}, err
 	}
-	sqlByID := map[string]topoSQL{}
+	sqlByID, err := index("SqlInstance", sqls, func(s topoSQL) (string, int) { return s.id, s.line })
+	if err != nil {
+		return Topology{}, err
+	}
 	for _, s := range sqls {
 		if _, ok := clusterByID[s.cluster]; !ok {
 			return Topology{}, TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
 		}
-		sqlByID[s.id] = s
 	}
-	if err := checkReferences(services, clusterByID, sqlByID); err != nil {
+	serviceByID, err := index("Service", services, func(s topoService) (string, int) { return s.id, s.line })
+	if err != nil {
+		return Topology{}, err
+	}
+	if err := checkReferences(services, clusterByID, sqlByID, serviceByID); err != nil {
+		return Topology{}, err
+	}
+	if err := checkPools(services, clusterByID, serviceByID); err != nil {
 		return Topology{}, err
 	}
 	var t Topology
@@ -400,13 +409,28 @@ func newServer(product string, host topoCluster, sql topoSQL, ownServer, colloca
 	return server
 }
 
+// index maps objects by their ID, refusing an ID given twice: the
+// references to it would be ambiguous. An object without an ID cannot be
+// referred to, and is left out.
+func index[T any](kind string, objects []T, key func(T) (string, int)) (map[string]T, error) {
+	byID := map[string]T{}
+	lines := map[string]int{}
+	for _, o := range objects {
+		id, line := key(o)
+		if id == "" {
+			continue
+		}
+		if first, seen := lines[id]; seen {
+			return nil, TopologyError{Line: line, Message: fmt.Sprintf("%s %s is defined twice (line %d first)", kind, id, first)}
+		}
+		byID[id], lines[id] = o, line
+	}
+	return byID, nil
+}
+
 // checkReferences refuses a service installed on, or depending on, what
 // the topology does not define.
-func checkReferences(services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL) error {
-	defined := map[string]bool{}
-	for _, s := range services {
-		defined[s.id] = true
-	}
+func checkReferences(services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL, serviceByID map[string]topoService) error {
 	for _, s := range services {
 		_, onCluster := clusterByID[s.installedOn]
 		_, onSQL := sqlByID[s.installedOn]
@@ -414,7 +438,7 @@ func checkReferences(services []topoService, clusterByID map[string]topoCluster,
 			return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)}
 		}
 		for _, d := range s.deps {
-			if !defined[d] {
+			if _, ok := serviceByID[d]; !ok {
 				return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s depends on %s, which the topology does not define", s.role, d)}
 			}
 		}
@@ -422,29 +446,61 @@ func checkReferences(services []topoService, clusterByID map[string]topoCluster,
 	return nil
 }
 
-// poolsOf is the pools whose user services use the store, each checked:
-// its name and its machines' are FQDNs, and its product is the store's.
+// checkPools refuses a pool the procedure cannot place: user services on
+// no cluster, or depending on no user store or on two; a pool without
+// machines, or whose name or a machine's is no FQDN; a machine in two
+// places.
+func checkPools(services []topoService, clusterByID map[string]topoCluster, serviceByID map[string]topoService) error {
+	machineLine := map[string]int{}
+	for _, user := range services {
+		if user.role != "UserServices" {
+			continue
+		}
+		pool, ok := clusterByID[user.installedOn]
+		if !ok {
+			return TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %q, not a Cluster of the topology", user.installedOn)}
+		}
+		stores := 0
+		for _, d := range user.deps {
+			if serviceByID[d].role == "UserStore" {
+				stores++
+			}
+		}
+		if stores != 1 {
+			return TopologyError{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s depend on %d UserStores; a pool keeps its users in one", pool.fqdn, stores)}
+		}
+		if err := checkTopologyName(pool); err != nil {
+			return err
+		}
+		if len(pool.machines) == 0 {
+			return TopologyError{Line: pool.line, Message: fmt.Sprintf("pool %s has no Machine", pool.fqdn)}
+		}
+		for i, m := range pool.machines {
+			if strings.TrimSpace(m.Fqdn) == "" {
+				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("a Machine of pool %s has no Fqdn (only a single-machine cluster's may leave it out)", pool.fqdn)}
+			}
+			if msg := checkFQDN(m.Fqdn); msg != "" {
+				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine Fqdn %q of pool %s: %s", m.Fqdn, pool.fqdn, msg)}
+			}
+			key := strings.ToLower(m.Fqdn)
+			if first, seen := machineLine[key]; seen {
+				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine %s is listed twice (line %d first)", m.Fqdn, first)}
+			}
+			machineLine[key] = pool.lines[i]
+		}
+	}
+	return nil
+}
+
+// poolsOf is the pools whose user services use the store (checkPools has
+// checked them), refusing one whose product is not the store's.
 func poolsOf(store topoService, services []topoService, clusterByID map[string]topoCluster) ([]topoCluster, error) {
 	var pools []topoCluster
 	for _, user := range services {
 		if user.role != "UserServices" || !slices.Contains(user.deps, store.id) {
 			continue
 		}
-		pool, ok := clusterByID[user.installedOn]
-		if !ok {
-			return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %s, not a Cluster of the topology", user.installedOn)}
-		}
-		if err := checkTopologyName(pool); err != nil {
-			return nil, err
-		}
-		for i, m := range pool.machines {
-			if m.Fqdn == "" {
-				return nil, TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("a Machine of pool %s has no Fqdn, and the pool has %d", pool.fqdn, len(pool.machines))}
-			}
-			if msg := checkFQDN(m.Fqdn); msg != "" {
-				return nil, TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine Fqdn %q of pool %s: %s", m.Fqdn, pool.fqdn, msg)}
-			}
-		}
+		pool := clusterByID[user.installedOn]
 		if user.version != store.version {
 			return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s are ServiceVersion %q, their UserStore (line %d) %q: a pool and its store are one product", pool.fqdn, user.version, store.line, store.version)}
 		}

@@ -57,7 +57,7 @@ func readTopology(flag, path string, e env) ([]generator.TopologyServer, error) 
 }
 
 // topologyServer finds a server of a topology by its FQDN, in any case; a
-// Front End is named as such, with the server its procedure runs for.
+// pool or a Front End is named as such, with the server to generate for.
 func topologyServer(path string, servers []generator.TopologyServer, fqdn string) (generator.Facts, error) {
 	var names []string
 	for _, s := range servers {
@@ -67,11 +67,29 @@ func topologyServer(path string, servers []generator.TopologyServer, fqdn string
 		names = append(names, s.Facts.ServerFQDN)
 	}
 	for _, s := range servers {
-		for _, m := range s.FrontEnds {
-			if strings.EqualFold(m.Fqdn, fqdn) {
-				return generator.Facts{}, inputError(fmt.Sprintf("--server: %s is a Front End Server of pool %s, whose user store is on %s: generate for --server %s, and run its script with -DatabaseOnly from an updated Front End of the pool", fqdn, m.Pool, s.Facts.ServerFQDN, s.Facts.ServerFQDN))
+		pool := ""
+		for _, p := range s.Pools {
+			if strings.EqualFold(p, fqdn) {
+				pool = p
 			}
 		}
+		for _, m := range s.FrontEnds {
+			if strings.EqualFold(m.Fqdn, fqdn) {
+				pool = m.Pool
+			}
+		}
+		if pool == "" {
+			continue
+		}
+		what := "a pool"
+		if !strings.EqualFold(pool, fqdn) {
+			what = "a server of pool " + pool
+		}
+		msg := fmt.Sprintf("--server: %s is %s, whose user store is on %s: generate for --server %s", fqdn, what, s.Facts.ServerFQDN, s.Facts.ServerFQDN)
+		if s.Facts.Edition == generator.EditionEnterprise {
+			msg += ", and run its script with -DatabaseOnly from an updated Front End of the pool"
+		}
+		return generator.Facts{}, inputError(msg)
 	}
 	return generator.Facts{}, inputError(fmt.Sprintf("--server: %s is not a server of %s the procedure applies to; it lists: %s", fqdn, path, strings.Join(names, ", ")))
 }
