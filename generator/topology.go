@@ -421,7 +421,7 @@ func index[T any](kind string, objects []T, key func(T) (string, int)) (map[stri
 			continue
 		}
 		if first, seen := lines[id]; seen {
-			return nil, TopologyError{Line: line, Message: fmt.Sprintf("%s %s is defined twice (line %d first)", kind, id, first)}
+			return nil, TopologyError{Line: line, Message: fmt.Sprintf("two %s elements have the ID %q (lines %d and %d)", kind, id, first, line)}
 		}
 		byID[id], lines[id] = o, line
 	}
