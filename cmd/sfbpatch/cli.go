@@ -82,6 +82,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sfbpatch: %s\n", visible(err.Error()))
 		return usageExitCode(err)
 	}
+	if flag := repeatedFlag(ctx); flag != "" {
+		fmt.Fprintf(stderr, "sfbpatch: --%s: given twice; give it once\n", flag)
+		return usageExitCode(&kong.ParseError{Context: ctx})
+	}
 	err = ctx.Run(env{stdin: stdin, stdout: stdout, stderr: stderr})
 	var exit exitError
 	switch {
@@ -117,6 +121,23 @@ func visible(line string) string {
 		}
 	}
 	return b.String()
+}
+
+// repeatedFlag is the name of a flag the command line gives twice that
+// takes one value: kong keeps the last, and which one was meant is not
+// ours to guess. Flags that add up (lists) may repeat.
+func repeatedFlag(ctx *kong.Context) string {
+	seen := map[*kong.Flag]bool{}
+	for _, p := range ctx.Path {
+		if p.Flag == nil || p.Resolved || p.Flag.IsCumulative() || p.Flag.IsCounter() {
+			continue
+		}
+		if seen[p.Flag] {
+			return p.Flag.Name
+		}
+		seen[p.Flag] = true
+	}
+	return ""
 }
 
 // factHelp gives each fact's flag its help from the facts table, as
