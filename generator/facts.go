@@ -104,6 +104,14 @@ var Fields = []Field{
 // utf8BOM starts a UTF-8 file that Notepad saved.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// Text is the fact in f this field names; nil for the one Bool fact.
+func (f Field) Text(facts *Facts) *string {
+	if f.text == nil {
+		return nil
+	}
+	return f.text(facts)
+}
+
 // Help is the field's flag help, with the allowed values where it lists
 // them.
 func (f Field) Help() string {

@@ -273,3 +273,18 @@ func TestCLIShowsNamesEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestTextFlags: every text fact of the facts table has its flag, and
+// no flag names a fact the table lacks.
+func TestTextFlags(t *testing.T) {
+	flags := (&generateCmd{}).textFlags()
+	for _, field := range generator.Fields {
+		if _, ok := flags[field.Key]; ok == field.Bool {
+			t.Errorf("%s: in textFlags: %v, a text fact: %v", field.Key, ok, !field.Bool)
+		}
+		delete(flags, field.Key)
+	}
+	for key := range flags {
+		t.Errorf("textFlags names %s, which generator.Fields lacks", key)
+	}
+}

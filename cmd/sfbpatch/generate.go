@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 )
@@ -96,20 +95,14 @@ func (g *generateCmd) collect(e env) (generator.Facts, map[string]string, genera
 			source[field.Key] = *g.Facts + ": " + field.Key
 		}
 	}
-	set := func(key string, dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-			givenEmpty[key] = *v == ""
-			delete(source, key)
+	flags := g.textFlags()
+	for _, field := range generator.Fields {
+		if v := flags[field.Key]; v != nil {
+			*field.Text(&f) = *v
+			givenEmpty[field.Key] = *v == ""
+			delete(source, field.Key)
 		}
 	}
-	set("product", &f.Product, g.Product)
-	set("edition", &f.Edition, g.Edition)
-	set("sql_server_fqdn", &f.SQLServerFQDN, g.SQLServerFQDN)
-	set("update_path", &f.UpdatePath, g.UpdatePath)
-	set("server_fqdn", &f.ServerFQDN, g.ServerFQDN)
-	set("update_sha256", &f.UpdateSHA256, g.UpdateSHA256)
-	set("target_version", &f.TargetVersion, g.TargetVersion)
 	if g.CollocatedStores != nil {
 		f.CollocatedStores = *g.CollocatedStores
 		delete(source, "collocated_stores")
@@ -243,6 +236,19 @@ func describeOpenError(err error) error {
 	return err
 }
 
+// textFlags is the flag of each text fact, by key: nil when not given.
+func (g *generateCmd) textFlags() map[string]*string {
+	return map[string]*string{
+		"product":         g.Product,
+		"edition":         g.Edition,
+		"sql_server_fqdn": g.SQLServerFQDN,
+		"update_path":     g.UpdatePath,
+		"server_fqdn":     g.ServerFQDN,
+		"update_sha256":   g.UpdateSHA256,
+		"target_version":  g.TargetVersion,
+	}
+}
+
 // fromTopology takes the facts of --server from --topology; a flag given
 // overrides its fact, and says so when the two differ.
 func (g *generateCmd) fromTopology(e env) (generator.Facts, map[string]string, generator.Problems, error) {
@@ -264,23 +270,18 @@ func (g *generateCmd) fromTopology(e env) (generator.Facts, map[string]string, g
 	for _, field := range generator.Fields {
 		source[field.Key] = g.Topology + " (topology): " + field.Key
 	}
-	override := func(key string, dst *string, v *string) {
+	flags := g.textFlags()
+	for _, field := range generator.Fields {
+		v, dst := flags[field.Key], field.Text(&f)
 		if v == nil {
-			return
+			continue
 		}
 		if *dst != "" && *dst != *v {
-			g.notes = append(g.notes, fmt.Sprintf("note: --%s %s overrides the topology's %s", strings.ReplaceAll(key, "_", "-"), *v, *dst))
+			g.notes = append(g.notes, fmt.Sprintf("note: %s %s overrides the topology's %s", field.Flag, *v, *dst))
 		}
 		*dst = *v
-		delete(source, key)
+		delete(source, field.Key)
 	}
-	override("product", &f.Product, g.Product)
-	override("edition", &f.Edition, g.Edition)
-	override("sql_server_fqdn", &f.SQLServerFQDN, g.SQLServerFQDN)
-	override("update_path", &f.UpdatePath, g.UpdatePath)
-	override("server_fqdn", &f.ServerFQDN, g.ServerFQDN)
-	override("update_sha256", &f.UpdateSHA256, g.UpdateSHA256)
-	override("target_version", &f.TargetVersion, g.TargetVersion)
 	if g.CollocatedStores != nil {
 		if *g.CollocatedStores != f.CollocatedStores {
 			g.notes = append(g.notes, fmt.Sprintf("note: --collocated-stores=%v overrides the topology's %v", *g.CollocatedStores, f.CollocatedStores))
