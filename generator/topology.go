@@ -321,16 +321,11 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 	if err != nil {
 		return Topology{}, err
 	}
-	for _, s := range sqls {
-		if _, ok := clusterByID[s.cluster]; !ok {
-			return Topology{}, TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
-		}
-	}
 	serviceByID, err := index("Service", services, func(s topoService) (string, int) { return s.id, s.line })
 	if err != nil {
 		return Topology{}, err
 	}
-	if err := checkReferences(services, clusterByID, sqlByID, serviceByID); err != nil {
+	if err := checkReferences(sqls, services, clusterByID, sqlByID, serviceByID); err != nil {
 		return Topology{}, err
 	}
 	if err := checkPools(services, clusterByID, serviceByID); err != nil {
@@ -428,9 +423,14 @@ func index[T any](kind string, objects []T, key func(T) (string, int)) (map[stri
 	return byID, nil
 }
 
-// checkReferences refuses a service installed on, or depending on, what
-// the topology does not define.
-func checkReferences(services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL, serviceByID map[string]topoService) error {
+// checkReferences refuses a SQL instance on, or a service installed on or
+// depending on, what the topology does not define.
+func checkReferences(sqls []topoSQL, services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL, serviceByID map[string]topoService) error {
+	for _, s := range sqls {
+		if _, ok := clusterByID[s.cluster]; !ok {
+			return TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
+		}
+	}
 	for _, s := range services {
 		_, onCluster := clusterByID[s.installedOn]
 		_, onSQL := sqlByID[s.installedOn]
