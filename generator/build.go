@@ -67,6 +67,7 @@ func planOf(f Facts) Plan {
 		s := &plan.Steps[i]
 		s.Number = i + 1
 		s.Label = stepLabel(s.DocStep)
+		s.ManagementShell = s.Child != ""
 		if s.Commands == nil {
 			// The JSON plan lists no commands as [], never null.
 			s.Commands = []string{}

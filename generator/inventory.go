@@ -74,6 +74,9 @@ func ReadInventory(data []byte, each func(Row) error) error {
 	seen := map[string]int{}
 	var ps InventoryProblems
 	check := func(r Row, empty []string) error {
+		if r.Facts.Product == "" {
+			r.Facts.Product = DefaultProduct
+		}
 		problems := rowProblems(r, empty, seen)
 		if len(problems) > 0 {
 			ps = append(ps, problems...)
@@ -221,9 +224,6 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 			*ps = append(*ps, InventoryProblem{Line: line, Message: "an empty row; remove it"})
 			continue
 		}
-		if row.Facts.Product == "" {
-			row.Facts.Product = DefaultProduct
-		}
 		if err := check(row, nil); err != nil {
 			return err
 		}
@@ -290,9 +290,6 @@ func readJSONInventory(text []byte, check func(Row, []string) error, ps *Invento
 		case err != nil:
 			*ps = append(*ps, InventoryProblem{Line: line, Message: err.Error()})
 			continue
-		}
-		if f.Product == "" {
-			f.Product = DefaultProduct
 		}
 		if err := check(Row{Line: line, Facts: f}, empty); err != nil {
 			return err

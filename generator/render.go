@@ -70,7 +70,7 @@ func Render(p Plan, opts Options) ([]byte, error) {
 
 // render renders one output of a plan; built is true for a plan BuildPlan
 // has just made from its facts, whose script body may come from the
-// rendered shapes (see bodycache.go).
+// rendered shapes (see shapes.go).
 func render(p Plan, opts Options, built bool) ([]byte, error) {
 	switch opts.Format {
 	case "", FormatScript:

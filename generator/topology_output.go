@@ -46,13 +46,11 @@ func (s TopologyServer) frontEnds() string {
 }
 
 func (s TopologyServer) cells() []string {
-	f := s.Facts
-	collocated := ""
-	if f.Edition == EditionEnterprise {
-		collocated = fmt.Sprint(f.CollocatedStores)
+	var cells []string
+	for _, key := range inventoryColumns {
+		cells = append(cells, factValue(s.Facts, key))
 	}
-	return []string{f.ServerFQDN, f.Product, f.Edition, f.SQLServerFQDN, collocated,
-		strings.Join(s.Pools, "; "), s.frontEnds(), instanceName(s.SQLInstance), strings.Join(s.Notes, "; ")}
+	return append(cells, strings.Join(s.Pools, "; "), s.frontEnds(), instanceName(s.SQLInstance), strings.Join(s.Notes, "; "))
 }
 
 // WriteTopology writes the servers of a topology: "table" for people,

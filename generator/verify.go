@@ -181,7 +181,7 @@ func visible(text string) string {
 // nonASCIILine returns the first line that holds a byte beyond 7-bit
 // ASCII, or 0.
 func nonASCIILine(b []byte) int {
-	i := bytes.IndexFunc(b, func(r rune) bool { return r >= utf8.RuneSelf })
+	i := nonASCII(b)
 	if i < 0 {
 		return 0
 	}

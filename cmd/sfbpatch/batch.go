@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,7 +93,7 @@ func (b *batchCmd) Run(e env) error {
 		return err
 	}
 	summary := map[string]int{}
-	var buf bytes.Buffer
+	var script, buf bytes.Buffer
 	number := 0
 	err = generator.ReadInventory(data, func(r generator.Row) error {
 		number++
@@ -101,31 +102,28 @@ func (b *batchCmd) Run(e env) error {
 			return err
 		}
 		name := strings.ToLower(r.Facts.ServerFQDN)
-		scriptSHA := ""
+		// The script is rendered once: window.md names its SHA-256, written or not.
+		script.Reset()
+		if err := generator.Generate(&script, r.Facts, generator.Options{Version: generator.Version}); err != nil {
+			return err
+		}
+		scriptSum := sha256.Sum256(script.Bytes())
 		for _, format := range formats {
-			buf.Reset()
-			if err := generator.Generate(&buf, r.Facts, generator.Options{Format: format, Version: generator.Version}); err != nil {
-				return err
+			content := script.Bytes()
+			if format != generator.FormatScript {
+				buf.Reset()
+				if err := generator.Generate(&buf, r.Facts, generator.Options{Format: format, Version: generator.Version}); err != nil {
+					return err
+				}
+				content = buf.Bytes()
 			}
-			sum := sha256.Sum256(buf.Bytes())
 			file := name + "." + string(format)
-			if format == generator.FormatScript {
-				scriptSHA = hex.EncodeToString(sum[:])
-			}
-			if err := out.write(file, buf.Bytes()); err != nil {
+			if err := out.write(file, content); err != nil {
 				return err
 			}
-			fmt.Fprintf(&sums, "%x  %s\n", sum, file)
+			fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256(content), file)
 		}
-		if scriptSHA == "" {
-			buf.Reset()
-			if err := generator.Generate(&buf, r.Facts, generator.Options{Version: generator.Version}); err != nil {
-				return err
-			}
-			sum := sha256.Sum256(buf.Bytes())
-			scriptSHA = hex.EncodeToString(sum[:])
-		}
-		if err := doc.Add(generator.NewWindowRow(number, plan, name+".ps1", scriptSHA)); err != nil {
+		if err := doc.Add(generator.NewWindowRow(number, plan, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
 			return err
 		}
 		summary[plan.Product.Name+", "+plan.Role]++
@@ -149,13 +147,7 @@ func (b *batchCmd) Run(e env) error {
 		bar.Finish()
 	}
 	fmt.Fprintf(e.stderr, "sfbpatch: servers: %d; files written: %d, in %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
-	for _, kind := range slices.Sorted(func(yield func(string) bool) {
-		for k := range summary {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, kind := range slices.Sorted(maps.Keys(summary)) {
 		fmt.Fprintf(e.stderr, "  %d %s\n", summary[kind], kind)
 	}
 	return nil
