@@ -95,28 +95,48 @@ func (g *generateCmd) collect(e env) (generator.Facts, map[string]string, genera
 			source[field.Key] = *g.Facts + ": " + field.Key
 		}
 	}
-	flags := g.textFlags()
-	for _, field := range generator.Fields {
-		if v := flags[field.Key]; v != nil {
-			*field.Text(&f) = *v
-			givenEmpty[field.Key] = *v == ""
-			delete(source, field.Key)
-		}
-	}
-	if g.CollocatedStores != nil {
-		f.CollocatedStores = *g.CollocatedStores
-		delete(source, "collocated_stores")
-	}
+	g.applyFlags(&f, source, givenEmpty, false)
 	if f.Product == "" && !givenEmpty["product"] {
 		f.Product = generator.DefaultProduct
 	}
+	return f, source, emptyProblems(givenEmpty), nil
+}
+
+// applyFlags sets over f the facts the flags give, each then named by its
+// flag rather than by source, and marks in givenEmpty those given empty.
+// With noteOverrides, a flag that changes a fact of the topology says so.
+func (g *generateCmd) applyFlags(f *generator.Facts, source map[string]string, givenEmpty map[string]bool, noteOverrides bool) {
+	flags := g.textFlags()
+	for _, field := range generator.Fields {
+		v, dst := flags[field.Key], field.Text(f)
+		if v == nil {
+			continue
+		}
+		if noteOverrides && *dst != "" && *dst != *v {
+			g.notes = append(g.notes, fmt.Sprintf("note: %s %s overrides the topology's %s", field.Flag, *v, *dst))
+		}
+		*dst = *v
+		givenEmpty[field.Key] = *v == ""
+		delete(source, field.Key)
+	}
+	if g.CollocatedStores != nil {
+		if noteOverrides && *g.CollocatedStores != f.CollocatedStores {
+			g.notes = append(g.notes, fmt.Sprintf("note: --collocated-stores=%v overrides the topology's %v", *g.CollocatedStores, f.CollocatedStores))
+		}
+		f.CollocatedStores = *g.CollocatedStores
+		delete(source, "collocated_stores")
+	}
+}
+
+// emptyProblems are the facts given empty, in the facts table's order.
+func emptyProblems(givenEmpty map[string]bool) generator.Problems {
 	var empty generator.Problems
 	for _, field := range generator.Fields {
 		if givenEmpty[field.Key] {
 			empty = append(empty, generator.Problem{Field: field.Key, Message: "given but empty: give a value, or leave it out"})
 		}
 	}
-	return f, source, empty, nil
+	return empty
 }
 
 func hasField(ps generator.Problems, key string) bool {
@@ -250,7 +270,8 @@ func (g *generateCmd) textFlags() map[string]*string {
 }
 
 // fromTopology takes the facts of --server from --topology; a flag given
-// overrides its fact, and says so when the two differ.
+// overrides its fact, and says so when the two differ; one given empty is
+// a problem, as without a topology.
 func (g *generateCmd) fromTopology(e env) (generator.Facts, map[string]string, generator.Problems, error) {
 	switch {
 	case g.Topology == "" || g.Server == "":
@@ -270,24 +291,7 @@ func (g *generateCmd) fromTopology(e env) (generator.Facts, map[string]string, g
 	for _, field := range generator.Fields {
 		source[field.Key] = g.Topology + " (topology): " + field.Key
 	}
-	flags := g.textFlags()
-	for _, field := range generator.Fields {
-		v, dst := flags[field.Key], field.Text(&f)
-		if v == nil {
-			continue
-		}
-		if *dst != "" && *dst != *v {
-			g.notes = append(g.notes, fmt.Sprintf("note: %s %s overrides the topology's %s", field.Flag, *v, *dst))
-		}
-		*dst = *v
-		delete(source, field.Key)
-	}
-	if g.CollocatedStores != nil {
-		if *g.CollocatedStores != f.CollocatedStores {
-			g.notes = append(g.notes, fmt.Sprintf("note: --collocated-stores=%v overrides the topology's %v", *g.CollocatedStores, f.CollocatedStores))
-		}
-		f.CollocatedStores = *g.CollocatedStores
-		delete(source, "collocated_stores")
-	}
-	return f, source, nil, nil
+	givenEmpty := map[string]bool{}
+	g.applyFlags(&f, source, givenEmpty, true)
+	return f, source, emptyProblems(givenEmpty), nil
 }
