@@ -70,6 +70,13 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Test:   "Get-DatabaseScopeProblem",
 			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names."},
 	)
+	if ed.Enterprise {
+		checks = append(checks, Check{ID: "not-front-end",
+			Title: "Without -DatabaseOnly: this machine is not a Front End Server (it has no RTCSRV, the Front-End service): the whole procedure stops every service of the machine it runs on, " +
+				"which the Front End procedure of a pool does not.",
+			Test:   "Get-FrontEndProblem",
+			Remedy: "Patch the Front End Servers with their pool's own procedure; then run this script with -DatabaseOnly from one of them. Run it whole only on a Back End that has the product's components."})
+	}
 	if f.ServerFQDN != "" {
 		identity := Check{ID: "server-identity", DocStep: 1, DatabaseOnly: true,
 			Title:  "The script runs on the server it was generated for.",
