@@ -74,8 +74,9 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 		checks = append(checks, Check{ID: "not-front-end",
 			Title: "Without -DatabaseOnly: this machine is not a Front End Server (it has no RTCSRV, the Front-End service): the whole procedure stops every service of the machine it runs on, " +
 				"which the Front End procedure of a pool does not.",
-			Test:   "Get-FrontEndProblem",
-			Remedy: "Patch the Front End Servers with their pool's own procedure; then run this script with -DatabaseOnly from one of them. Run it whole only on a Back End that has the product's components."})
+			Test: "Get-FrontEndProblem",
+			Remedy: "Patch the Front End Servers with their pool's own procedure; then run this script with -DatabaseOnly from one of them. Run it whole only on a Back End that has the product's components. " +
+				"If an earlier run left this server's services stopped, start them with Start-CsWindowsService."})
 	}
 	if f.ServerFQDN != "" {
 		identity := Check{ID: "server-identity", DocStep: 1, DatabaseOnly: true,

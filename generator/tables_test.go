@@ -64,3 +64,36 @@ func hasCase(cases map[string]Facts, product, edition string, collocated bool) b
 	}
 	return false
 }
+
+// TestFrontEndGuard: an Enterprise Edition plan refuses a Front End
+// Server for the whole run only, once the read child has run; a Standard
+// Edition plan, whose server is its own Front End, has no such check.
+func TestFrontEndGuard(t *testing.T) {
+	for _, f := range []Facts{
+		{Product: "sfb2015", Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com"},
+		{Product: "sfb2019", Edition: EditionStandard},
+	} {
+		p, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		module, guard := -1, -1
+		for i, c := range p.Preflight {
+			switch c.ID {
+			case "module":
+				module = i
+			case "not-front-end":
+				guard = i
+				if c.DatabaseOnly || c.OnlyDatabaseOnly {
+					t.Errorf("%s: not-front-end runs with -DatabaseOnly, the run a Front End is for", f.Edition)
+				}
+			}
+		}
+		switch {
+		case f.Edition == EditionStandard && guard >= 0:
+			t.Errorf("standard: a not-front-end check would refuse every Standard Edition server")
+		case f.Edition == EditionEnterprise && guard < module:
+			t.Errorf("enterprise: not-front-end at %d, the module check (the read child) at %d", guard, module)
+		}
+	}
+}

@@ -393,7 +393,7 @@ func newServer(product string, host topoCluster, sql topoSQL, ownServer, colloca
 	}
 	server.Facts = Facts{Product: product, Edition: EditionEnterprise, ServerFQDN: host.fqdn, SQLServerFQDN: host.fqdn, CollocatedStores: collocatedStores}
 	if ownServer {
-		server.Notes = append(server.Notes, "the pool's user store is on its own server, in SQL instance "+instanceName(sql.name)+", where a Standard Edition server has RTC: taken as an Enterprise Edition Back End; check the edition")
+		server.Notes = append(server.Notes, "the pool's user store is on its own server, in SQL instance "+instanceName(sql.name)+", where a Standard Edition server has RTC: taken as an Enterprise Edition Back End, whose script refuses a whole run on a Front End; for a Standard Edition server, generate with --edition standard")
 	}
 	if sql.alwaysOn != "" {
 		server.Notes = append(server.Notes, "AlwaysOn: "+host.fqdn+" is the availability group listener, which -SqlServerFqdn must name; publish the topology again after the update")
