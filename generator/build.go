@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // BuildPlan validates the facts and computes the plan. The error, if
@@ -15,32 +14,8 @@ func BuildPlan(f Facts) (Plan, error) {
 		return Plan{}, ps
 	}
 	f.UpdateSHA256 = strings.ToLower(f.UpdateSHA256)
-	var plan Plan
-	if skeleton, ok := skeletons.Load(shapeOf(f)); ok {
-		plan = skeleton.(Plan).clone()
-	} else {
-		plan = planOf(f)
-		skeletons.Store(shapeOf(f), plan.clone())
-	}
-	// The values: everything else depends on the shape alone.
-	plan.Facts = f
-	plan.Installer.UpdatePath = f.UpdatePath
-	plan.Installer.SHA256 = f.UpdateSHA256
-	plan.Variables = variables(f)
-	for i := range plan.Parameters {
-		if plan.Parameters[i].Name == "UpdatePath" {
-			plan.Parameters[i].Default = parameters(plan.Product, f)[i].Default
-		}
-	}
-	for i := range plan.FactTable {
-		plan.FactTable[i].Value = factValue(f, plan.FactTable[i].Key)
-	}
-	return plan, nil
+	return planOf(f), nil
 }
-
-// skeletons holds a plan of each shape (see shapes.go): BuildPlan fills in
-// the values of a copy.
-var skeletons sync.Map
 
 // planOf computes the plan of valid facts.
 func planOf(f Facts) Plan {
@@ -61,13 +36,14 @@ func planOf(f Facts) Plan {
 		ExitCodes:  exitCodes,
 	}
 	plan.FactTable = factTable(p, ed, f)
+	plan.Variables = variables(f)
 	plan.Preflight = preflight(p, ed, f, plan.Database)
 	plan.Steps = steps(p, ed, f)
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		s.Number = i + 1
 		s.Label = stepLabel(s.DocStep)
-		s.ManagementShell = s.Child != ""
+		s.ManagementShell = s.Shell != ""
 		if s.Commands == nil {
 			// The JSON plan lists no commands as [], never null.
 			s.Commands = []string{}
@@ -76,27 +52,6 @@ func planOf(f Facts) Plan {
 	plan.Children = children
 	plan.Window = window(plan.Steps, plan.Database)
 	return plan
-}
-
-// clone copies a plan deep enough that changing the copy's slices never
-// changes the original.
-func (p Plan) clone() Plan {
-	p.FactTable = slices.Clone(p.FactTable)
-	p.Installer.Arguments = slices.Clone(p.Installer.Arguments)
-	p.Preflight = slices.Clone(p.Preflight)
-	p.Steps = slices.Clone(p.Steps)
-	for i := range p.Steps {
-		p.Steps[i].Commands = slices.Clone(p.Steps[i].Commands)
-		p.Steps[i].Arguments = slices.Clone(p.Steps[i].Arguments)
-	}
-	p.Database.Arguments = slices.Clone(p.Database.Arguments)
-	p.Database.Excluded = slices.Clone(p.Database.Excluded)
-	p.Children = slices.Clone(p.Children)
-	p.Window = slices.Clone(p.Window)
-	p.Parameters = slices.Clone(p.Parameters)
-	p.ExitCodes = slices.Clone(p.ExitCodes)
-	p.Variables = slices.Clone(p.Variables)
-	return p
 }
 
 // factValue is a fact as the fact table shows it: collocated stores only
@@ -200,7 +155,11 @@ func parameters(p Product, f Facts) []Parameter {
 	if f.UpdatePath != "" {
 		updatePath = PSQuote(f.UpdatePath)
 	}
-	return []Parameter{
+	phases := make([]string, len(children))
+	for i, c := range children {
+		phases[i] = c.Phase
+	}
+	params := []Parameter{
 		{Name: "UpdatePath", Type: "string", Default: updatePath, Help: fmt.Sprintf("Path of the update installer. Default: the path given when the script was generated, else %s in the script's own folder.", p.Installer)},
 		{Name: "LogDirectory", Type: "string", Default: "(Join-Path $env:ProgramData 'sfbpatch')", Help: `Folder for the transcript and the Install-CsDatabase report. Default: $env:ProgramData\sfbpatch.`},
 		{Name: "Unattended", Type: "switch", Help: "Asks nothing: for Task Scheduler and SCCM, with " + UnattendedCommandLine + ", which keeps the exit codes. -WhatIf still changes nothing."},
@@ -210,6 +169,14 @@ func parameters(p Product, f Facts) []Parameter {
 		{Name: "SkipStartServices", Type: "switch", Help: "Leaves the Skype for Business or Lync services stopped after step 11 (the start is a step beyond the doc)."},
 		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), from an already updated Front End Server: for a dedicated SQL Back End without Skype for Business components. Refused on a machine the update is not installed on."},
 	}
+	for i := range params {
+		params[i].Set = ParameterSetRun
+	}
+	return append(params,
+		Parameter{Name: "Phase", Type: "string", Set: ParameterSetPhase, Choices: phases,
+			Help: "Internal: the script starts itself with it in a fresh Windows PowerShell (powershell.exe -File), to run the product's cmdlets there. Not for the operator."},
+		Parameter{Name: "RunFolder", Type: "string", Set: ParameterSetPhase,
+			Help: "Internal: with -Phase, the folder of the run (Administrators and SYSTEM only) that holds the child's request and its results. Not for the operator."})
 }
 
 var exitCodes = []ExitCode{

@@ -11,9 +11,8 @@
 //	         from the templates of package templates, escaping every value
 //	         with PSQuote, CommentText, MarkdownText or MarkdownCode
 //
-// Generate runs the stages from facts to bytes. It takes each script's
-// text from its shape (shapes.go) rendered once. Writing files is the
-// command's (cmd/sfbpatch). Verify runs the pipeline in reverse: it reads
+// Generate runs the stages from facts to bytes, rendering each output
+// from its plan with no cache. Writing files is the command's (cmd/sfbpatch). Verify runs the pipeline in reverse: it reads
 // a script's header, generates the script again from the facts there, and
 // compares.
 package generator

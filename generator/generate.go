@@ -9,14 +9,7 @@ func Generate(w io.Writer, f Facts, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if opts.Format == "" || opts.Format == FormatScript {
-		version, err := opts.version()
-		if err != nil {
-			return err
-		}
-		return writeBuilt(w, plan, version)
-	}
-	out, err := render(plan, opts, true)
+	out, err := Render(plan, opts)
 	if err != nil {
 		return err
 	}

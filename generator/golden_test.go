@@ -3,11 +3,15 @@ package generator
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sebdah/goldie/v2"
+
+	"github.com/sfbpatch/sfbpatch/templates"
 )
 
 // goldieIn compares with the golden files of a folder of GoldenDir, whose
@@ -146,40 +150,64 @@ func TestRunbookAndJSONEncoding(t *testing.T) {
 	}
 }
 
-// TestShapeBodiesAreTheTemplates: a script made from its shape's body is,
-// byte for byte, the script the template renders from the plan, for every
-// facts case and for other values of the same shapes.
-func TestShapeBodiesAreTheTemplates(t *testing.T) {
-	cases := validCases(t)
-	variants := map[string]Facts{}
-	for name, f := range cases {
-		variants[name] = f
-		g := f
-		if g.UpdatePath != "" {
-			g.UpdatePath = `D:\Other ` + "\u05d1" + `'s\SkypeServerUpdateInstaller.exe`
-		}
-		if g.SQLServerFQDN != "" {
-			g.SQLServerFQDN = "sql-other.fabrikam.com"
-		}
-		variants[name+"/other values"] = g
+// TestEngineFilesAreVerbatim: every .ps1 file under templates/ is an
+// engine file, holds no template action, and appears byte for byte (its
+// line endings made CRLF) in every script, after the per-server part.
+func TestEngineFilesAreVerbatim(t *testing.T) {
+	names, err := fs.Glob(templates.FS, "*.ps1")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, f := range variants {
+	if diff := cmp.Diff(slices.Sorted(slices.Values(templates.EngineFiles)), names); diff != "" {
+		t.Errorf("templates.EngineFiles and the .ps1 files of templates/ differ (-EngineFiles +files):\n%s", diff)
+	}
+	for name, f := range validCases(t) {
 		plan, err := BuildPlan(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, format := range []Format{FormatScript, FormatRunbook} {
-			shaped, err := render(plan, Options{Format: format, Version: testVersion}, true)
+		script, err := RenderScript(plan, Options{Version: testVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := -1
+		for _, file := range templates.EngineFiles {
+			text, err := fs.ReadFile(templates.FS, file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			direct, err := Render(plan, Options{Format: format, Version: testVersion})
-			if err != nil {
-				t.Fatal(err)
+			if bytes.Contains(text, []byte("{{")) {
+				t.Errorf("templates/%s holds a template action: the engine is static", file)
 			}
-			if !bytes.Equal(shaped, direct) {
-				t.Errorf("%s %s: the shape's body differs from the template's", name, format)
+			at := bytes.Index(script, crlf(text))
+			if at <= last {
+				t.Errorf("%s: templates/%s is not in the script verbatim, after the files before it", name, file)
 			}
+			last = at
+		}
+	}
+}
+
+// TestScriptBudget: a reviewer reads the per-server part of every script
+// and the engine once per version. The largest script is at most 60 KB
+// and 1,000 lines; its per-server part (header to the engine) at most 300
+// lines.
+func TestScriptBudget(t *testing.T) {
+	const maxBytes, maxLines, maxServerLines = 60 << 10, 1000, 300
+	for name, f := range validCases(t) {
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script, err := RenderScript(plan, Options{Version: testVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := bytes.Count(script, []byte("\n"))
+		serverLines := lines - bytes.Count(engine, []byte("\n"))
+		if len(script) > maxBytes || lines > maxLines || serverLines > maxServerLines {
+			t.Errorf("%s: %d bytes, %d lines, %d in the per-server part; the budget is %d bytes, %d lines, %d in the per-server part",
+				name, len(script), lines, serverLines, maxBytes, maxLines, maxServerLines)
 		}
 	}
 }

@@ -54,8 +54,7 @@ type FactRow struct {
 // preflight mirroring check, and the rows of it that step 11 owns: the
 // check looks only at the databases its command updates.
 type Database struct {
-	TestCommand string   `json:"test_command"`
-	Arguments   []string `json:"arguments,omitempty"`
+	TestCommand string `json:"test_command"`
 	// Server names the script variable holding the SQL Server whose
 	// databases step 11 updates: a row owned by step 11 is on it.
 	Server string `json:"server"`
@@ -66,15 +65,19 @@ type Database struct {
 	Scope string `json:"scope"`
 }
 
-// Child is one start of a fresh Windows PowerShell that imports the
-// product's module.
+// Child is one start of a fresh Windows PowerShell that runs the script
+// itself (powershell.exe -File) with the internal -Phase, and imports the
+// product's module: the only places the product's cmdlets run.
 type Child struct {
-	// Phase is the value of the script's Invoke-CsChild -Phase.
+	// Phase is the value of the script's -Phase in that child.
 	Phase string `json:"phase"`
 	// InWindow is true when the child runs between the first service stop
 	// and the final start.
-	InWindow bool   `json:"in_window"`
-	Purpose  string `json:"purpose"`
+	InWindow bool `json:"in_window"`
+	// Reads is true for the child that only reads the server's state,
+	// before the window; the others run steps.
+	Reads   bool   `json:"reads"`
+	Purpose string `json:"purpose"`
 }
 
 // WindowOp is one operation of the downtime window.
@@ -147,7 +150,9 @@ type Step struct {
 	// the procedure: "Doc step 4" or "Beyond the doc".
 	Label string `json:"label"`
 	Title string `json:"title"`
-	Phase string `json:"phase"`
+	// Stage is where the step belongs: the downtime, the database update
+	// or the restart (a Stage* constant).
+	Stage string `json:"stage"`
 	// Why says what the step is for, in one or two sentences.
 	Why string `json:"why"`
 	// Test describes and implements the desired-state test: when it
@@ -158,11 +163,10 @@ type Step struct {
 	Commands []string `json:"commands"`
 	// ManagementShell is true when the step runs in a fresh child
 	// Windows PowerShell that imports the product's module (doc steps 3
-	// and 8): the child whose Invoke-CsChild -Phase is Child. Arguments
-	// name the script variables its commands use.
-	ManagementShell bool     `json:"management_shell"`
-	Child           string   `json:"child,omitempty"`
-	Arguments       []string `json:"arguments,omitempty"`
+	// and 8): the child whose -Phase is Shell. Shell is empty for a step
+	// of the script's own process.
+	ManagementShell bool   `json:"management_shell"`
+	Shell           string `json:"shell,omitempty"`
 	// Kind is what the step's action is: a Kind* constant.
 	Kind string `json:"kind"`
 	// Verify describes and implements the check after the commands.
@@ -199,11 +203,11 @@ type Probe struct {
 	Expression  string `json:"expression"`
 }
 
-// Phase values.
+// Stage values.
 const (
-	PhaseDowntime = "downtime"
-	PhaseDatabase = "database"
-	PhaseRestart  = "restart"
+	StageDowntime = "downtime"
+	StageDatabase = "database"
+	StageRestart  = "restart"
 )
 
 // Downtime holds the thresholds of the downtime clock, in minutes.
@@ -215,13 +219,24 @@ type Downtime struct {
 }
 
 // Parameter is one parameter of the generated script. Default is the
-// PowerShell expression of its default value (absent when none).
+// PowerShell expression of its default value (absent when none). Set is
+// its parameter set: ParameterSetRun for the operator's parameters,
+// ParameterSetPhase for the internal ones a child is started with.
+// Choices are the only values it accepts, when it has such a list.
 type Parameter struct {
-	Name    string `json:"name"`
-	Type    string `json:"type"`
-	Default string `json:"default,omitempty"`
-	Help    string `json:"help"`
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Default string   `json:"default,omitempty"`
+	Set     string   `json:"set"`
+	Choices []string `json:"choices,omitempty"`
+	Help    string   `json:"help"`
 }
+
+// The script's parameter sets.
+const (
+	ParameterSetRun   = "Run"
+	ParameterSetPhase = "Phase"
+)
 
 // ExitCode is one exit code of the generated script. Name is how the
 // script template refers to it.

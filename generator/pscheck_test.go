@@ -7,17 +7,14 @@ package generator_test
 // and use nothing newer than Windows PowerShell 3.0.
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/sfbpatch/sfbpatch/generator"
 	"github.com/sfbpatch/sfbpatch/internal/pscheck"
@@ -138,31 +135,41 @@ func TestGeneratedScripts(t *testing.T) {
 			}
 		}
 	})
-	t.Run("ChildFitsCommandLine", func(t *testing.T) {
-		for i, c := range cases {
-			if n, err := encodedChildLength(&scripts[i]); err != nil || n > childCommandBudget {
-				t.Errorf("%s: the child program takes %d characters of -EncodedCommand (%v), want at most %d", c.name, n, err, childCommandBudget)
-			}
-		}
-	})
 }
 
 // launcherProblems checks that one function starts child Windows
-// PowerShells: the only command that names powershell is in
-// Invoke-CsChild. checkPhaseOrder checks its call sites against the plan.
+// PowerShells, Invoke-ScriptPhase, and that it starts this very file with
+// -File (one signature, one AppLocker or WDAC rule), with no encoded
+// command and no execution policy of its own.
 func launcherProblems(s *pscheck.Script) []string {
 	var problems []string
 	launches := 0
 	for _, c := range s.Commands {
 		if strings.EqualFold(c.Name, "Start-Process") || strings.EqualFold(c.Name, "Start-Job") || powershellName.MatchString(c.Name) {
-			if c.Function != "Invoke-CsChild" {
-				problems = append(problems, fmt.Sprintf("line %d: %s starts a process outside Invoke-CsChild", c.Line, c.Name))
+			if c.Function != generator.ChildLauncher {
+				problems = append(problems, fmt.Sprintf("line %d: %s starts a process outside %s", c.Line, c.Name, generator.ChildLauncher))
 			}
 			launches++
+			if k := slices.Index(c.Elements, "-File"); k < 0 || k+1 >= len(c.Elements) || c.Elements[k+1] != "$ScriptFile" {
+				problems = append(problems, fmt.Sprintf("line %d: %s does not run -File $ScriptFile", c.Line, c.Name))
+			}
+			for _, e := range c.Elements {
+				if slices.ContainsFunc([]string{"-encodedcommand", "-encodedarguments", "-executionpolicy", "-command", "-ec"}, func(f string) bool { return strings.EqualFold(e, f) }) {
+					problems = append(problems, fmt.Sprintf("line %d: %s is started with %s", c.Line, c.Name, e))
+				}
+			}
 		}
 	}
 	if launches != 1 {
-		problems = append(problems, fmt.Sprintf("%d commands start a Windows PowerShell, want the one in Invoke-CsChild", launches))
+		problems = append(problems, fmt.Sprintf("%d commands start a Windows PowerShell, want the one in %s", launches, generator.ChildLauncher))
+	}
+	if a := assignments(s, "ScriptFile"); len(a) != 1 || a[0].Value != "$MyInvocation.MyCommand.Path" {
+		problems = append(problems, "$ScriptFile is not assigned once, from $MyInvocation.MyCommand.Path")
+	}
+	for _, word := range []string{"EncodedCommand", "EncodedArguments", "ExecutionPolicy Bypass -File $", "FromBase64String"} {
+		if i := strings.Index(string(s.Source), word); i >= 0 && !strings.Contains(s.LineBefore(i), "#") && !strings.Contains(s.LineBefore(i), "'") {
+			problems = append(problems, fmt.Sprintf("the script uses %s", word))
+		}
 	}
 	return problems
 }
@@ -171,35 +178,10 @@ func launcherProblems(s *pscheck.Script) []string {
 // variable: powershell, C:\...\powershell.exe, $powershell, pwsh.
 var powershellName = regexp.MustCompile(`(?i)^\$?[a-z0-9_.:\\/${}-]*\b(powershell|pwsh)(\.exe)?$`)
 
-// childCommandBudget bounds the base64 -EncodedCommand that carries the
-// child program. Windows limits a command line to 32767 characters; the
-// rest is for powershell.exe's path and switches and the encoded
-// arguments (CliXml of FQDNs, a report path and step names, about 2 KB
-// as UTF-16 before base64).
-const childCommandBudget = 24000
-
-// encodedChildLength is the length of the child program as Invoke-CsChild
-// sends it: the $CsChild block without indentation, comment lines and
-// blank lines, as UTF-16 in base64.
-func encodedChildLength(s *pscheck.Script) (int, error) {
-	program, _, ok := childProgram(s)
-	if !ok {
-		return 0, fmt.Errorf("no child program")
-	}
-	body := strings.TrimPrefix(s.Text(program), "\r\n$CsChild = {")
-	var kept []string
-	for _, line := range regexp.MustCompile(`\r?\n`).Split(body, -1) {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			kept = append(kept, line)
-		}
-	}
-	units := len(utf16.Encode([]rune(strings.Join(kept, "\n"))))
-	return base64.StdEncoding.EncodedLen(2 * units), nil
-}
-
 // docCommand is one command of Microsoft's procedure (DESIGN.md, "The
 // procedure"), as a command node of the script: its name, its elements,
-// and where it runs: "script" or the phase of the child.
+// and where it runs: "" for the script's own process, else the -Phase of
+// the child.
 type docCommand struct {
 	docStep  int
 	name     string
@@ -223,12 +205,12 @@ func procedure(f generator.Facts, p generator.Product) []docCommand {
 	}
 	step11 = append(step11, "-Report", "$DatabaseReport", "-ErrorAction", "Continue", "-Confirm:$false")
 	return []docCommand{
-		{4, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-a"},
-		{5, "net", []string{"stop", "w3svc"}, "script"},
-		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}, "script"},
-		{9, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "phase-b"},
-		{10, "net", []string{"start", "w3svc"}, "phase-b"},
-		{11, "Install-CsDatabase", step11, "phase-b"},
+		{4, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "stop"},
+		{5, "net", []string{"stop", "w3svc"}, ""},
+		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}, ""},
+		{9, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "update"},
+		{10, "net", []string{"start", "w3svc"}, "update"},
+		{11, "Install-CsDatabase", step11, "update"},
 	}
 }
 
@@ -241,64 +223,56 @@ func isDocCommand(name string) bool {
 	return false
 }
 
-// childProgram returns the span of the child program, the script block
-// assigned to $CsChild, and of each of its phase sections.
-func childProgram(s *pscheck.Script) (program pscheck.Span, phases map[string]pscheck.Span, ok bool) {
-	src := string(s.Source)
-	start := strings.Index(src, "\r\n$CsChild = {\r\n")
-	if start < 0 {
-		return program, nil, false
-	}
-	end := strings.Index(src[start:], "\r\n}\r\n")
-	if end < 0 {
-		return program, nil, false
-	}
-	program = pscheck.Span{Start: start, End: start + end}
-	phases = map[string]pscheck.Span{}
-	section := regexp.MustCompile(`(?m)^    if \(\$Phase -eq '([a-z-]+)'\) \{\r$`)
-	for _, m := range section.FindAllStringSubmatchIndex(src[program.Start:program.End], -1) {
-		from := program.Start + m[0]
-		to := strings.Index(src[from:program.End+2], "\r\n    }\r\n")
-		if to < 0 {
-			return program, nil, false
-		}
-		phases[src[program.Start+m[2]:program.Start+m[3]]] = pscheck.Span{Start: from, End: from + to}
-	}
-	return program, phases, true
+// stepEntry is one `$Procedure += @{ ... }` of the script: the step
+// table's entry, which the engine runs in source order.
+type stepEntry struct {
+	span      pscheck.Span
+	id, shell string
+	action    pscheck.Span // the script block of its Action key, or empty
 }
 
-// childStarts returns the Invoke-CsChild commands of the script outside
-// the function itself, in source order, with the literal of their -Phase.
-func childStarts(s *pscheck.Script) (starts []int, phases []string) {
-	for i, c := range s.Commands {
-		if !strings.EqualFold(c.Name, "Invoke-CsChild") || c.Function == "Invoke-CsChild" {
+var (
+	entryID     = regexp.MustCompile(`\bId = '([a-z0-9-]+)'`)
+	entryShell  = regexp.MustCompile(`\bShell = '([a-z-]*)'`)
+	entryAction = regexp.MustCompile(`\r\n    Action = \{`)
+)
+
+// procedureEntries returns the step table's entries in source order.
+func procedureEntries(s *pscheck.Script) []stepEntry {
+	var entries []stepEntry
+	for _, a := range s.Assignments {
+		if !strings.EqualFold(a.Name(), "Procedure") || a.Operator != "+=" || a.Function != "" {
 			continue
 		}
-		phase := ""
-		if k := slices.Index(c.Elements, "-Phase"); k >= 0 && k+1 < len(c.Elements) {
-			if lit, ok := s.StringAt(c.ElementSpans[k+1].Start); ok && lit.Value != nil {
-				phase = *lit.Value
+		text := s.Text(a.ValueSpan)
+		e := stepEntry{span: a.ValueSpan}
+		if m := entryID.FindStringSubmatch(text); m != nil {
+			e.id = m[1]
+		}
+		if m := entryShell.FindStringSubmatch(text); m != nil {
+			e.shell = m[1]
+		}
+		if m := entryAction.FindStringIndex(text); m != nil {
+			start := a.ValueSpan.Start + m[1] - 1
+			end := strings.Index(text[m[1]:], "}\r\n")
+			if end >= 0 {
+				e.action = pscheck.Span{Start: start, End: a.ValueSpan.Start + m[1] + end + 1}
 			}
 		}
-		starts, phases = append(starts, i), append(phases, phase)
+		entries = append(entries, e)
 	}
-	return starts, phases
+	return entries
 }
 
 // checkProcedure is the order oracle. The documented commands are command
-// nodes outside the helper functions (which also start services after a
-// failure), each inside the -Action of its own doc step, where the plan
-// runs it: in the script, or in the child program's section of that
-// phase, after the child imports the module. The script runs them in doc
-// order: the child's phase-a start, doc steps 5 and 7 in the script, the
-// child's phase-b start; and within each place in doc order. Step 11's
-// parameters match the variant, and its $SqlServerFqdn is the fact.
+// nodes outside the engine's functions (which also start services after a
+// failure), each inside the Action of its own doc step's entry in the
+// step table, which the engine runs in source order, where the entry's
+// Shell says: in the script, or in the child of that -Phase, which starts
+// the Management Shell first. Step 11's parameters match the variant, and
+// its $SqlServerFqdn is the fact.
 func checkProcedure(s *pscheck.Script, f generator.Facts, plan generator.Plan) []string {
 	want := procedure(f, plan.Product)
-	program, phases, ok := childProgram(s)
-	if !ok {
-		return []string{"no child program ($CsChild = { ... }) with phase sections"}
-	}
 	var got []int
 	for i, c := range s.Commands {
 		if c.Function == "" && isDocCommand(c.Name) {
@@ -310,164 +284,74 @@ func checkProcedure(s *pscheck.Script, f generator.Facts, plan generator.Plan) [
 		for _, i := range got {
 			found = append(found, fmt.Sprintf("line %d: %s", s.Commands[i].Line, s.Text(s.Commands[i].Span)))
 		}
-		return []string{fmt.Sprintf("want the %d documented commands outside the helper functions, found %d:\n\t%s",
+		return []string{fmt.Sprintf("want the %d documented commands outside the engine's functions, found %d:\n\t%s",
 			len(want), len(got), strings.Join(found, "\n\t"))}
 	}
-	// Match each documented command with a command node by where it runs,
-	// in source order within each place.
-	byPlace := map[string][]int{}
-	for _, i := range got {
-		place := "script"
-		for phase, span := range phases {
-			if span.Contains(s.Commands[i].Span) {
-				place = phase
-			}
-		}
-		if place == "script" && program.Contains(s.Commands[i].Span) {
-			place = "child program, outside any phase"
-		}
-		byPlace[place] = append(byPlace[place], i)
+	entries := procedureEntries(s)
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.id)
+	}
+	var planIDs []string
+	for _, st := range plan.Steps {
+		planIDs = append(planIDs, st.ID)
 	}
 	var problems []string
-	for _, w := range want {
-		if len(byPlace[w.where]) == 0 {
-			problems = append(problems, fmt.Sprintf("doc step %d: no %s %q runs in %s", w.docStep, w.name, w.elements, w.where))
-			continue
-		}
-		i := byPlace[w.where][0]
-		byPlace[w.where] = byPlace[w.where][1:]
-		c := s.Commands[i]
+	if !slices.Equal(ids, planIDs) {
+		problems = append(problems, fmt.Sprintf("the step table holds %q, in that order; the plan has %q", ids, planIDs))
+	}
+	for n, w := range want {
+		c := s.Commands[got[n]]
+		at := fmt.Sprintf("line %d: %s (doc step %d)", c.Line, c.Name, w.docStep)
 		if !strings.EqualFold(c.Name, w.name) || !slices.Equal(c.Elements, w.elements) {
-			problems = append(problems, fmt.Sprintf("line %d: in %s, the next documented command is %s %q, want doc step %d: %s %q",
-				c.Line, w.where, c.Name, c.Elements, w.docStep, w.name, w.elements))
+			problems = append(problems, fmt.Sprintf("line %d: the next documented command is %s %q, want doc step %d: %s %q",
+				c.Line, c.Name, c.Elements, w.docStep, w.name, w.elements))
 			continue
 		}
-		problems = append(problems, checkInStep(s, i, w.docStep, plan)...)
-		if w.where != "script" {
-			if lit, ok := moduleImportedBefore(s, i, program); !ok || *lit.Value != plan.Product.Module {
-				problems = append(problems, fmt.Sprintf("line %d: %s (doc step %d) runs before the child program imports the %s module", c.Line, c.Name, w.docStep, plan.Product.Module))
-			}
+		k := slices.IndexFunc(entries, func(e stepEntry) bool { return e.action.Contains(c.Span) })
+		if k < 0 {
+			problems = append(problems, at+": is not inside the Action of any entry of the step table")
+			continue
+		}
+		e := entries[k]
+		step := plan.Steps[slices.IndexFunc(plan.Steps, func(st generator.Step) bool { return st.ID == e.id })]
+		if step.DocStep != w.docStep {
+			problems = append(problems, fmt.Sprintf("%s: is in the Action of %s, doc step %d", at, e.id, step.DocStep))
+		}
+		if e.shell != w.where || step.Shell != w.where {
+			problems = append(problems, fmt.Sprintf("%s: runs in %q (plan: %q), want %q", at, e.shell, step.Shell, w.where))
+		}
+		if text := s.Text(c.Span); !slices.Contains(step.Commands, text) {
+			problems = append(problems, fmt.Sprintf("%s: runs %q, but the plan shows the reviewer %q", at, text, step.Commands))
 		}
 		if w.docStep == 11 && f.Edition == generator.EditionEnterprise {
 			problems = append(problems, checkSQLServerFQDN(s, f.SQLServerFQDN)...)
 		}
 	}
-	for place, left := range byPlace {
-		for _, i := range left {
-			problems = append(problems, fmt.Sprintf("line %d: %s runs in %s, where the procedure has no such command", s.Commands[i].Line, s.Commands[i].Name, place))
-		}
-	}
-	return append(problems, checkPhaseOrder(s, got, plan)...)
+	return append(problems, checkModuleImport(s, plan.Product.Module)...)
 }
 
-// checkPhaseOrder checks the order of the places: the script starts the
-// children the plan lists, in its order, and the script's own documented
-// commands come after the phase-a start and before the phase-b start.
-func checkPhaseOrder(s *pscheck.Script, docCommands []int, plan generator.Plan) []string {
-	starts, phases := childStarts(s)
-	var want []string
-	for _, c := range plan.Children {
-		want = append(want, c.Phase)
+// checkModuleImport: every child starts the Management Shell with the one
+// $StartManagementShell block, which imports the product's module.
+func checkModuleImport(s *pscheck.Script, module string) []string {
+	a := assignments(s, "StartManagementShell")
+	if len(a) != 1 {
+		return []string{fmt.Sprintf("$StartManagementShell is assigned %d times, want once", len(a))}
 	}
-	if !slices.Equal(phases, want) {
-		return []string{fmt.Sprintf("the script starts the children %q, in that order; the plan lists %q", phases, want)}
-	}
-	program, _, _ := childProgram(s)
-	a, b := s.Commands[starts[slices.Index(phases, "phase-a")]], s.Commands[starts[slices.Index(phases, "phase-b")]]
-	var problems []string
-	for _, i := range docCommands {
-		c := s.Commands[i]
-		if !program.Contains(c.Span) && (c.Span.Start < a.Span.End || c.Span.Start > b.Span.Start) {
-			problems = append(problems, fmt.Sprintf("line %d: %s runs in the script, but not between the phase-a child (line %d) and the phase-b child (line %d)",
-				c.Line, c.Name, a.Line, b.Line))
-		}
-	}
-	return problems
-}
-
-// checkInStep checks that command i runs in the action of doc step
-// docStep, and that the command is what the plan shows a reviewer.
-func checkInStep(s *pscheck.Script, i, docStep int, plan generator.Plan) []string {
-	c := s.Commands[i]
-	at := fmt.Sprintf("line %d: %s (doc step %d)", c.Line, c.Name, docStep)
-	var step *generator.Step
-	for k := range plan.Steps {
-		if plan.Steps[k].DocStep == docStep {
-			step = &plan.Steps[k]
-		}
-	}
-	if step == nil {
-		return []string{at + ": the plan has no such doc step"}
-	}
-	var problems []string
-	if text := s.Text(c.Span); !slices.Contains(step.Commands, text) {
-		problems = append(problems, fmt.Sprintf("%s: runs %q, but the plan shows the reviewer %q", at, text, step.Commands))
-	}
-	parent, element, ok := s.Enclosing(i)
-	// Walk out through the enclosing commands to the step runner, the
-	// first one that names a doc step.
-	for ok {
-		p := s.Commands[parent]
-		if k := slices.Index(p.Elements, "-DocStep"); k >= 0 {
-			if k+1 >= len(p.Elements) || p.Elements[k+1] != strconv.Itoa(docStep) || element == 0 || p.Elements[element-1] != "-Action" {
-				problems = append(problems, fmt.Sprintf("%s: is in %s of the step at line %d with %q, not in the -Action of doc step %d",
-					at, argumentName(p, element), p.Line, p.Elements[k:min(k+2, len(p.Elements))], docStep))
+	for _, c := range s.Commands {
+		if strings.EqualFold(c.Name, "Import-Module") && a[0].ValueSpan.Contains(c.Span) {
+			if k := slices.Index(c.Elements, "-Name"); k >= 0 && k+1 < len(c.Elements) && c.Elements[k+1] == generator.PSQuote(module) {
+				return nil
 			}
-			if k := slices.Index(p.Elements, "-Id"); k < 0 || k+1 >= len(p.Elements) || p.Elements[k+1] != generator.PSQuote(step.ID) {
-				problems = append(problems, fmt.Sprintf("%s: the step runner at line %d does not carry -Id %s", at, p.Line, generator.PSQuote(step.ID)))
-			}
-			return problems
-		}
-		parent, element, ok = s.Enclosing(parent)
-	}
-	return append(problems, at+": is not inside the -Action of any doc step")
-}
-
-func argumentName(c pscheck.Command, element int) string {
-	if element > 0 {
-		return c.Elements[element-1]
-	}
-	return "an argument"
-}
-
-// moduleImportedBefore returns the module name literal of the
-// Import-Module -Name command of the child program's own body (not in a
-// function or a script block of it) that comes before command i.
-func moduleImportedBefore(s *pscheck.Script, i int, program pscheck.Span) (pscheck.String, bool) {
-	for j := i - 1; j >= 0; j-- {
-		c := s.Commands[j]
-		k := slices.Index(c.Elements, "-Name")
-		if !strings.EqualFold(c.Name, "Import-Module") || k < 0 || k+1 >= len(c.Elements) || c.Function != "" || !program.Contains(c.Span) {
-			continue
-		}
-		if c.ScriptBlockDepth != 1 {
-			continue
-		}
-		if lit, ok := s.StringAt(c.ElementSpans[k+1].Start); ok && lit.Value != nil {
-			return lit, true
 		}
 	}
-	return pscheck.String{}, false
+	return []string{fmt.Sprintf("line %d: $StartManagementShell does not import the %s module", a[0].Line, module)}
 }
 
-// checkSQLServerFQDN follows step 11's $SqlServerFqdn out of the child
-// program: its place in the program's param block is its place in the
-// arguments Invoke-CsChild passes, which name the script's
-// $SqlServerFqdn, assigned once: a literal holding the fact.
+// checkSQLServerFQDN: step 11's $SqlServerFqdn is assigned once, a
+// literal holding the fact.
 func checkSQLServerFQDN(s *pscheck.Script, fact string) []string {
 	const variable = "$SqlServerFqdn"
-	params := childParams(s)
-	var args []string
-	for _, a := range assignments(s, "childArguments") {
-		if a.Function == "Invoke-CsChild" {
-			args = arrayItems(a.Value)
-		}
-	}
-	n := slices.IndexFunc(params, func(v string) bool { return strings.EqualFold(v, variable) })
-	if n < 0 || n >= len(args) || !strings.EqualFold(args[n], variable) {
-		return []string{fmt.Sprintf("the child program takes param(%s) from @(%s): %s does not come from the script's %s",
-			strings.Join(params, ", "), strings.Join(args, ", "), variable, variable)}
-	}
 	assigned := assignments(s, variable[1:])
 	if len(assigned) != 1 {
 		return []string{fmt.Sprintf("%s is assigned %d times; want once, a literal", variable, len(assigned))}
@@ -475,23 +359,6 @@ func checkSQLServerFQDN(s *pscheck.Script, fact string) []string {
 	lit, ok := s.StringAt(assigned[0].ValueSpan.Start)
 	if !ok || lit.Kind != "verbatim" || lit.Value == nil || *lit.Value != fact || lit.Span != assigned[0].ValueSpan {
 		return []string{fmt.Sprintf("line %d: %s = %s, want the sql_server_fqdn fact %q as a verbatim string", assigned[0].Line, variable, assigned[0].Value, fact)}
-	}
-	return nil
-}
-
-// childParams returns the variables of the child program's param block:
-// the param block of the one script block within $CsChild's value.
-func childParams(s *pscheck.Script) []string {
-	program, _, _ := childProgram(s)
-	for _, b := range s.ParamBlocks {
-		at, err := s.Offset(b.Line, b.Column)
-		if err == nil && b.Function == "" && b.ScriptBlockDepth == 1 && program.Contains(pscheck.Span{Start: at, End: at}) {
-			var names []string
-			for _, p := range b.Params {
-				names = append(names, p.Name)
-			}
-			return names
-		}
 	}
 	return nil
 }
@@ -506,20 +373,6 @@ func assignments(s *pscheck.Script, name string) []pscheck.Assignment {
 		}
 	}
 	return found
-}
-
-// arrayItems returns the items of an array literal @(a, b, c) written
-// with simple items, as the child's argument list is.
-func arrayItems(value string) []string {
-	inner, ok := strings.CutPrefix(value, "@(")
-	if !ok {
-		return nil
-	}
-	var items []string
-	for _, item := range strings.Split(strings.TrimSuffix(inner, ")"), ",") {
-		items = append(items, strings.TrimSpace(item))
-	}
-	return items
 }
 
 // newerCmdlets are cmdlets of Windows PowerShell 4.0 and later that a
@@ -717,39 +570,14 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 	if a := assignments(s, "SqlServerFqdn"); len(a) == 1 {
 		fqdn, _ = s.StringAt(a[0].ValueSpan.Start)
 	}
-	program, _, _ := childProgram(s)
-	i := slices.IndexFunc(s.Commands, func(cmd pscheck.Command) bool { return strings.EqualFold(cmd.Name, "Stop-CsWindowsService") })
-	module, ok := moduleImportedBefore(s, i, program)
-	if fqdn.Raw == "" || !ok {
-		t.Fatalf("%s: cannot find the $SqlServerFqdn literal or the child's module name", c.name)
-	}
-	// The step runner of doc step 7: the first command around the
-	// installer that names a doc step.
-	runnerOf := func(name string) int {
-		i := slices.IndexFunc(s.Commands, func(cmd pscheck.Command) bool { return strings.EqualFold(cmd.Name, name) })
-		runner, _, ok := s.Enclosing(i)
-		for ok && !slices.Contains(s.Commands[runner].Elements, "-DocStep") {
-			runner, _, ok = s.Enclosing(runner)
+	src := string(s.Source)
+	literal := func(text string) pscheck.Span {
+		i := strings.Index(src, text)
+		if i < 0 {
+			t.Fatalf("%s: no %q", c.name, text)
 		}
-		if !ok {
-			t.Fatalf("%s: %s is in no doc step", c.name, name)
-		}
-		return runner
+		return pscheck.Span{Start: i, End: i + len(text)}
 	}
-	runner := runnerOf("Invoke-UpdateInstaller")
-	docStep := s.Commands[runner].ElementSpans[slices.Index(s.Commands[runner].Elements, "-DocStep")+1]
-	starts, phases := childStarts(s)
-	phaseA := s.Commands[starts[slices.Index(phases, "phase-a")]]
-	phaseB := s.Commands[starts[slices.Index(phases, "phase-b")]]
-	phaseLiteral := func(cmd pscheck.Command) pscheck.Span {
-		return cmd.ElementSpans[slices.Index(cmd.Elements, "-Phase")+1]
-	}
-
-	// The installer moved out of its step, to the statement after it. It
-	// leaves $null behind: the grammar wrongly rejects an empty { }.
-	r, inst := s.Commands[runner].Span, installer.Span
-	outside := string(s.Source[r.Start:inst.Start]) + "$null" + string(s.Source[inst.End:r.End]) + "\r\n" + s.Text(inst)
-
 	type edit struct {
 		span pscheck.Span
 		text string
@@ -761,14 +589,11 @@ func oracleCanFail(t *testing.T, cases []scriptCase, scripts []pscheck.Script) {
 			{netStart.Span, s.Text(netStop.Span)},
 		},
 		"another SQL Server":         {{fqdn.Span, generator.PSQuote("sql99.contoso.com")}},
-		"child without the module":   {{module.Span, generator.PSQuote("Other")}},
+		"child without the module":   {{literal("Import-Module -Name " + generator.PSQuote(c.plan.Product.Module)), "Import-Module -Name 'Other'"}},
 		"installer without args":     {{installer.ElementSpans[0], ""}},
-		"installer in doc step 6":    {{docStep, "6"}},
-		"installer outside the step": {{s.Commands[runner].Span, outside}},
-		"phase-b started first": {
-			{phaseLiteral(phaseA), generator.PSQuote("phase-b")},
-			{phaseLiteral(phaseB), generator.PSQuote("phase-a")},
-		},
+		"installer in doc step 6":    {{literal("Id = 'close-shells'"), "Id = 'install-update'"}, {literal("Id = 'install-update'"), "Id = 'close-shells'"}},
+		"installer as a Test":        {{literal("    Action = { Invoke-UpdateInstaller"), "    Test2 = { Invoke-UpdateInstaller"}},
+		"step 4 in the update child": {{literal("Shell = 'stop'"), "Shell = 'update'"}},
 	}
 	sources := map[string][]byte{}
 	for name, edits := range mutants {

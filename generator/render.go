@@ -2,9 +2,12 @@ package generator
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -65,18 +68,11 @@ func (o Options) version() (string, error) {
 
 // Render renders one output of a plan.
 func Render(p Plan, opts Options) ([]byte, error) {
-	return render(p, opts, false)
-}
-
-// render renders one output of a plan; built is true for a plan BuildPlan
-// has just made from its facts, whose script body may come from the
-// rendered shapes (see shapes.go).
-func render(p Plan, opts Options, built bool) ([]byte, error) {
 	switch opts.Format {
 	case "", FormatScript:
-		return renderScript(p, opts, built)
+		return RenderScript(p, opts)
 	case FormatRunbook:
-		return renderRunbook(p, opts, built)
+		return RenderRunbook(p, opts)
 	case FormatJSON:
 		return RenderJSON(p)
 	default:
@@ -84,26 +80,22 @@ func render(p Plan, opts Options, built bool) ([]byte, error) {
 	}
 }
 
-// RenderScript renders the patch script of a plan: the header, then the
-// body. CRLF line endings, 7-bit ASCII whatever the facts, no byte order
-// mark: Windows PowerShell 5.1 reads a file without one in the ANSI code
-// page, and anything between the generator and the server may drop one.
+// RenderScript renders the patch script of a plan: the header, the
+// per-server part (script.ps1.tmpl) and the engine, the static files of
+// templates.EngineFiles. CRLF line endings, 7-bit ASCII whatever the
+// facts, no byte order mark: Windows PowerShell 5.1 reads a file without
+// one in the ANSI code page, and anything between the generator and the
+// server may drop one.
 func RenderScript(p Plan, opts Options) ([]byte, error) {
-	return renderScript(p, opts, false)
-}
-
-func renderScript(p Plan, opts Options, built bool) ([]byte, error) {
 	version, err := opts.version()
 	if err != nil {
 		return nil, err
 	}
-	if built {
-		return renderBuilt(p, version)
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", newScriptView(p)); err != nil {
+		return nil, fmt.Errorf("render script: %w", err)
 	}
-	body, err := executeBody(p)
-	if err != nil {
-		return nil, err
-	}
+	body := append(crlf(buf.Bytes()), engine...)
 	header, err := renderHeader(p, version, body)
 	if err != nil {
 		return nil, err
@@ -117,14 +109,48 @@ func renderScript(p Plan, opts Options, built bool) ([]byte, error) {
 	return out, nil
 }
 
-// scriptView is what the script template reads: the plan, its steps by
-// ID, the IDs of the steps each place runs ("script" for the script's own
-// process, else the child's phase), in plan order.
+// engine is the static part of every script, CRLF: the files of
+// templates.EngineFiles, in order, byte for byte.
+var engine = func() []byte {
+	var b []byte
+	for _, name := range templates.EngineFiles {
+		text, err := templates.FS.ReadFile(name)
+		if err != nil {
+			panic(err)
+		}
+		b = append(b, text...)
+	}
+	return crlf(b)
+}()
+
+// EngineSHA256 is the SHA-256 (hex) of the engine as every script of this
+// version holds it: a reviewer reads it once per version.
+func EngineSHA256() string {
+	sum := sha256.Sum256(engine)
+	return hex.EncodeToString(sum[:])
+}
+
+// scriptView is what the script template reads: the plan, and its steps
+// with the switches each sets in the script's step table.
 type scriptView struct {
 	Plan
-	Step                  map[string]Step
-	IDs                   map[string][]string
+	Steps                 []stepView
 	UnattendedCommandLine string
+	RunSet                string
+	LanguageRemedy        string
+	ImportCommand         string
+	// ResumeStates are the states a step's NotNeededWhen names, each
+	// once, in plan order, with the reason the step is not needed.
+	ResumeStates []resumeState
+}
+
+type resumeState struct{ Name, Reason string }
+
+// stepView is a step and the names of its true flags, as the script's
+// step table writes them (Name = $true).
+type stepView struct {
+	Step
+	Flags []string
 }
 
 // ExitCode is the code of the plan's exit code of that name; an unknown
@@ -142,15 +168,31 @@ func (v scriptView) ExitCode(name string) (int, error) {
 // the last.
 func (v scriptView) CommaAfterParameter(i int) bool { return i < len(v.Parameters)-1 }
 
+// LanguageRemedy is what the script says when it runs in another language
+// mode than FullLanguage.
+const LanguageRemedy = "under AppLocker or WDAC script enforcement, only script files the policy allows run in FullLanguage. " +
+	"Sign this file (Set-AuthenticodeSignature) with a certificate the policy trusts, or allow it by publisher or by hash, then run it again. Nothing was changed."
+
 func newScriptView(p Plan) scriptView {
-	v := scriptView{Plan: p, Step: map[string]Step{}, IDs: map[string][]string{}, UnattendedCommandLine: UnattendedCommandLine}
+	v := scriptView{Plan: p, UnattendedCommandLine: UnattendedCommandLine, RunSet: ParameterSetRun, LanguageRemedy: LanguageRemedy,
+		ImportCommand: "Import-Module -Name " + PSQuote(p.Product.Module)}
 	for _, s := range p.Steps {
-		v.Step[s.ID] = s
-		where := s.Child
-		if where == "" {
-			where = "script"
+		sv := stepView{Step: s}
+		for _, flag := range []struct {
+			name string
+			set  bool
+		}{
+			{"StartsDowntime", s.StartsDowntime}, {"EndsDowntime", s.EndsDowntime}, {"VerifyAfterWindow", s.VerifiedAfterWindow},
+			{"DatabaseStep", s.DatabaseStep}, {"Installs", s.Kind == KindInstaller},
+		} {
+			if flag.set {
+				sv.Flags = append(sv.Flags, flag.name)
+			}
 		}
-		v.IDs[where] = append(v.IDs[where], s.ID)
+		v.Steps = append(v.Steps, sv)
+		if s.NotNeededWhen != "" && !slices.ContainsFunc(v.ResumeStates, func(r resumeState) bool { return r.Name == s.NotNeededWhen }) {
+			v.ResumeStates = append(v.ResumeStates, resumeState{s.NotNeededWhen, s.NotNeededReason})
+		}
 	}
 	return v
 }

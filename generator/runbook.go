@@ -16,6 +16,9 @@ type runbookView struct {
 	// ScriptSHA256 is the SHA-256 (hex) of the .ps1 file exactly as
 	// generate writes it from the same plan and version.
 	ScriptSHA256 string
+	// EngineSHA256 is the SHA-256 (hex) of the engine, the static part
+	// that ends every script of this version.
+	EngineSHA256 string
 	// UnattendedCommandLine is how schedulers run the script.
 	UnattendedCommandLine string
 	// WindowChildShells and WindowPrompts count those operations of the
@@ -29,20 +32,16 @@ type runbookView struct {
 // It renders the script first, to print the SHA-256 of the very file the
 // reviewer approves.
 func RenderRunbook(p Plan, opts Options) ([]byte, error) {
-	return renderRunbook(p, opts, false)
-}
-
-func renderRunbook(p Plan, opts Options, built bool) ([]byte, error) {
 	version, err := opts.version()
 	if err != nil {
 		return nil, err
 	}
-	script, err := renderScript(p, opts, built)
+	script, err := RenderScript(p, opts)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(script)
-	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]),
+	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]), EngineSHA256: EngineSHA256(),
 		UnattendedCommandLine: UnattendedCommandLine,
 		WindowChildShells:     p.WindowCount(KindChildShell),
 		WindowPrompts:         p.WindowCount(KindPrompt)}

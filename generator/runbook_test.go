@@ -29,25 +29,15 @@ func runbookCommands(md string) (cmds []string, fences int) {
 	return cmds, fences
 }
 
-// scriptActionLines are the lines of the script that only wrap a step's
-// commands: the wrapper of the script's own native commands, and braces.
-var scriptActionLines = regexp.MustCompile(`^(Invoke-NativeCommand -ScriptBlock \{|\})$`)
+// scriptAction is the Action of an entry of the script's step table.
+var scriptAction = regexp.MustCompile(`(?m)^    Action = \{ (.*) \}\r$`)
 
-// scriptCommands returns the commands in the -Action blocks of the
-// script's Invoke-PatchStep calls, in order: what the script runs.
+// scriptCommands returns the commands in the Action blocks of the
+// script's step table, in order: what the script runs.
 func scriptCommands(script string) []string {
 	var cmds []string
-	inAction := false
-	for _, line := range strings.Split(script, "\r\n") {
-		t := strings.TrimSpace(line)
-		switch {
-		case t == "} -Action {":
-			inAction = true
-		case strings.HasPrefix(t, "} -Verify {"):
-			inAction = false
-		case inAction && !scriptActionLines.MatchString(t):
-			cmds = append(cmds, t)
-		}
+	for _, m := range scriptAction.FindAllStringSubmatch(script, -1) {
+		cmds = append(cmds, strings.Split(m[1], "; ")...)
 	}
 	return cmds
 }

@@ -152,14 +152,15 @@ const (
 )
 
 // ChildLauncher is the one function of the script that starts a child
-// Windows PowerShell.
-const ChildLauncher = "Invoke-CsChild"
+// Windows PowerShell: powershell.exe -File with the script's own path and
+// -Phase.
+const ChildLauncher = "Invoke-ScriptPhase"
 
 // Children of the script, in the order it starts them.
 var children = []Child{
-	{Phase: "read", Purpose: "Before the window: imports the module (doc step 3) and reads the services, the databases and the Core Components version. Read only."},
-	{Phase: "phase-a", InWindow: true, Purpose: "Doc step 4: imports the module before anything stops, records the running services, stops them and reports their state."},
-	{Phase: "phase-b", InWindow: true, Purpose: "After the installer: imports the updated module (doc step 8), then doc steps 9, 10 and 11 and the final start, each testing its state first; the database verification and the version read follow the start."},
+	{Phase: "read", Reads: true, Purpose: "Before the window: imports the module (doc step 3) and reads the services, the databases and the Core Components version. Read only."},
+	{Phase: "stop", InWindow: true, Purpose: "Doc step 4: imports the module before anything stops, then stops the services and reports their state."},
+	{Phase: "update", InWindow: true, Purpose: "After the installer: imports the updated module (doc step 8), then doc steps 9, 10 and 11 and the final start, each testing its state first; the database verification and the version read follow the start."},
 }
 
 // steps lists doc steps 4 to 11 in doc order, then the start of the
@@ -183,15 +184,15 @@ func steps(p Product, ed Edition, f Facts) []Step {
 		Expression:  "Test-DatabasesCurrent",
 	}
 	return []Step{
-		{ID: "stop-services", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 4, Phase: PhaseDowntime, StartsDowntime: true,
+		{ID: "stop-services", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 4, Stage: StageDowntime, StartsDowntime: true,
 			Title:    fmt.Sprintf("Stop the %s services", p.Name),
 			Why:      "The update cannot replace files that running services hold. The downtime clock starts here. The services running now are recorded: a failure starts exactly those again.",
 			Test:     csStopped,
 			Commands: []string{"Stop-CsWindowsService -Confirm:$false"},
-			Child:    "phase-a", Kind: KindChildCommand,
+			Shell:    "stop", Kind: KindChildCommand,
 			Verify:    csStopped,
 			OnFailure: rerun},
-		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Phase: PhaseDowntime, StartsDowntime: true,
+		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Stage: StageDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
 			Why:       "IIS hosts the product's web components, which the update replaces. Whether W3SVC was running before the first stop is recorded: a failure starts it again only if it was.",
 			Test:      w3svcStopped,
@@ -199,14 +200,14 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Kind:      KindNative,
 			Verify:    w3svcStopped,
 			OnFailure: rerun},
-		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Phase: PhaseDowntime, Override: "Force",
+		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Stage: StageDowntime, Override: "Force",
 			Title:     fmt.Sprintf("Close every %s window", p.ShellName),
 			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
 			Test:      noOpenShell,
 			Kind:      KindCheck,
 			Verify:    noOpenShell,
 			OnFailure: "Close the processes listed (or run with -Force), then run the script again."},
-		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Phase: PhaseDowntime,
+		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Stage: StageDowntime,
 			Title:     "Install the update",
 			Why:       "The cumulative update installer applies every update that applies to this server, one package per component. Its success record, by SHA-256, is the only evidence a later run takes that this step is done.",
 			Test:      updateTest,
@@ -214,45 +215,44 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Kind:      KindInstaller,
 			Verify:    updateVerify,
 			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot."},
-		{ID: "reload-shell", DocStep: 8, Phase: PhaseDowntime,
+		{ID: "reload-shell", DocStep: 8, Stage: StageDowntime,
 			Title: fmt.Sprintf("Start the %s again", p.ShellName),
 			Why:   "The next commands must load the updated assemblies: they run in a fresh child Windows PowerShell that imports the module after the installer.",
 			Test:  moduleLoads,
-			Child: "phase-b", Kind: KindChildShell,
+			Shell: "update", Kind: KindChildShell,
 			Verify:    moduleLoads,
 			OnFailure: rerun},
-		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Phase: PhaseDowntime, StartsDowntime: true,
+		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Stage: StageDowntime, StartsDowntime: true,
 			Title:    fmt.Sprintf("Stop the %s services again", p.Name),
 			Why:      "Catches services the installer started again, so the Global Assembly Cache (GAC) assemblies are released.",
 			Test:     csStopped,
 			Commands: []string{"Stop-CsWindowsService -Confirm:$false"},
-			Child:    "phase-b", Kind: KindChildCommand,
+			Shell:    "update", Kind: KindChildCommand,
 			Verify:    csStopped,
 			OnFailure: rerun},
-		{ID: "start-w3svc", DocStep: 10, Phase: PhaseDowntime,
+		{ID: "start-w3svc", DocStep: 10, Stage: StageDowntime,
 			Title:    "Restart the World Wide Web service",
 			Why:      "IIS runs again with the updated web components. Its state is checked on every run, also when the rest is done.",
 			Test:     w3svcRunning,
 			Commands: []string{"net start w3svc"},
-			Child:    "phase-b", Kind: KindNative,
+			Shell:    "update", Kind: KindNative,
 			Verify:    w3svcRunning,
 			OnFailure: rerun},
-		{ID: "update-databases", DocStep: 11, Phase: PhaseDatabase, DatabaseStep: true,
+		{ID: "update-databases", DocStep: 11, Stage: StageDatabase, DatabaseStep: true,
 			Title:    "Apply the changes to the SQL Server databases",
 			Why:      step11.Why,
 			Test:     databasesCurrent,
 			Commands: []string{step11.Command + " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"},
-			Child:    "phase-b", Kind: KindChildCommand,
-			Arguments:           append(append([]string{}, db.Arguments...), "DatabaseReport"),
+			Shell:    "update", Kind: KindChildCommand,
 			Verify:              databasesCurrent,
 			VerifiedAfterWindow: true,
 			OnFailure:           `Read the Install-CsDatabase log (the HTML file $DatabaseReport in -LogDirectory), fix the cause, then run the script again.`},
-		{ID: "start-services", Phase: PhaseRestart, SkipSwitch: "SkipStartServices", EndsDowntime: true,
+		{ID: "start-services", Stage: StageRestart, SkipSwitch: "SkipStartServices", EndsDowntime: true,
 			Title:    fmt.Sprintf("Start the %s services", p.Name),
 			Why:      "The doc stops after the database update; the server returns to service only when its services run. Start-CsWindowsService starts every service of the product; the check wants running those that ran before the run and those set to start automatically.",
 			Test:     csRunning,
 			Commands: []string{"Start-CsWindowsService -Confirm:$false"},
-			Child:    "phase-b", Kind: KindChildCommand,
+			Shell:    "update", Kind: KindChildCommand,
 			Verify:    csRunning,
 			OnFailure: "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService."},
 	}
@@ -266,14 +266,14 @@ func window(steps []Step, db Database) []WindowOp {
 	current := ""
 	for _, s := range steps {
 		where := "script"
-		if s.Child != "" {
-			where = s.Child
-			if s.Child != current {
+		if s.Shell != "" {
+			where = s.Shell
+			if s.Shell != current {
 				ops = append(ops, WindowOp{Kind: KindChildShell, DocStep: s.DocStep, Where: "script",
-					Command: fmt.Sprintf("%s -Phase %s", ChildLauncher, PSQuote(s.Child))})
+					Command: fmt.Sprintf("powershell.exe -NoProfile -NonInteractive -File <this script> -Phase %s", s.Shell)})
 			}
 		}
-		current = s.Child
+		current = s.Shell
 		if s.DatabaseStep {
 			ops = append(ops, WindowOp{Kind: KindDatabaseScan, DocStep: s.DocStep, Where: where, Command: db.TestCommand})
 		}

@@ -78,7 +78,7 @@ func Verify(script []byte, name string) (Verification, error) {
 		return Verification{}, fmt.Errorf("the facts in its header do not validate with sfbpatch %s: %s",
 			Version, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	want, err := renderScript(plan, Options{Version: h.Version}, true)
+	want, err := RenderScript(plan, Options{Version: h.Version})
 	if err != nil {
 		return Verification{}, err
 	}

@@ -54,7 +54,7 @@ func TestWindowHoldsOnlyTheDocumentedWork(t *testing.T) {
 		}
 		var want []string
 		for _, phase := range inWindow {
-			want = append(want, "Invoke-CsChild -Phase "+PSQuote(phase))
+			want = append(want, "powershell.exe -NoProfile -NonInteractive -File <this script> -Phase "+phase)
 		}
 		if !slices.Equal(started, want) {
 			t.Errorf("%s: the window starts %q, want %q", name, started, want)

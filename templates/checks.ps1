@@ -1,0 +1,173 @@
+
+# ---- Preflight checks (the $Checks table): each returns nothing when it passes, else the problem. ----
+
+function Get-ElevationProblem {
+    $principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())
+    if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) { 'This Windows PowerShell session is not elevated.' }
+}
+
+function Get-BitnessProblem {
+    if (-not [Environment]::Is64BitProcess) { 'This is a 32-bit Windows PowerShell.' }
+}
+
+function Get-PromptProblem {
+    # A session that cannot prompt would fail at the confirmation, after the checks.
+    if ($NoPrompt -or $WhatIfPreference) { return }
+    # A remote session (Enter-PSSession) can prompt, though its process is not interactive.
+    $nonInteractive = -not [Environment]::UserInteractive -and $Host.Name -ne 'ServerRemoteHost'
+    foreach ($argument in @([Environment]::GetCommandLineArgs() | Select-Object -Skip 1)) {
+        # powershell.exe's own parameters come first and take any unambiguous prefix.
+        $match = [regex]::Match($argument, '^[-/]([A-Za-z]+)$')
+        if (-not $match.Success) { continue }
+        $name = $match.Groups[1].Value.ToLowerInvariant()
+        if ($name.Length -ge 3 -and 'noninteractive'.StartsWith($name)) { $nonInteractive = $true }
+        if ('file'.StartsWith($name) -or 'command'.StartsWith($name) -or 'encodedcommand'.StartsWith($name) -or $name -eq 'ec') { break }
+    }
+    if ($nonInteractive) { 'This Windows PowerShell is not interactive, so it cannot ask for the confirmation.' }
+}
+
+function Get-LogDirectoryProblem {
+    if ($WhatIfPreference) { return }
+    try {
+        [void][System.IO.Directory]::CreateDirectory($LogDirectory)
+        $probe = Join-Path $LogDirectory ('sfbpatch-' + $RunStamp + '.probe')
+        [System.IO.File]::WriteAllText($probe, 'probe')
+        [System.IO.File]::Delete($probe)
+    } catch {
+        'The folder ' + $LogDirectory + ' cannot be created or written: ' + $_.Exception.Message
+    }
+}
+
+function Get-MembershipProblem {
+    # Doc step 1. Group SIDs, not names: IsInRole(string) wants DOMAIN\Group.
+    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
+    $principal = New-Object Security.Principal.WindowsPrincipal($identity)
+    foreach ($group in @('CSAdministrator', 'RTCUniversalServerAdmins')) {
+        try {
+            $sid = (New-Object Security.Principal.NTAccount($group)).Translate([Security.Principal.SecurityIdentifier])
+            if ($principal.IsInRole($sid)) { return }
+        } catch {
+            Write-Verbose ('Cannot resolve the group ' + $group + ': ' + $_.Exception.Message)
+        }
+    }
+    $identity.Name + ' is a member of neither CSAdministrator nor RTCUniversalServerAdmins.'
+}
+
+function Get-InstallerProblem {
+    if (-not (Test-Path -LiteralPath $UpdatePath -PathType Leaf)) { return ('No update installer at ' + $UpdatePath + '.') }
+    $actual = Open-Installer
+    if ($ExpectedSha256 -and $actual -ne $ExpectedSha256) { 'The SHA-256 of ' + $UpdatePath + ' is ' + $actual + ', not ' + $ExpectedSha256 + '.' }
+}
+
+function Get-W3svcDependentProblem {
+    # A run that resumes after the installer does not stop W3SVC.
+    if ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (Test-InstallRecord)) { return }
+    $service = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
+    if (-not $service) { return }
+    $running = @($service.DependentServices | Where-Object { [string]$_.Status -ne 'Stopped' })
+    if ($running.Count -gt 0) { 'These services depend on W3SVC and are running: ' + (($running | ForEach-Object { $_.Name }) -join ', ') + '.' }
+}
+
+function Get-PendingRebootProblem {
+    $markers = @(Get-PendingRebootMarker)
+    if ($markers.Count -gt 0) { 'A reboot is pending: ' + ($markers -join ', ') + '.' }
+}
+
+function Get-OpenShellProblem {
+    # This very process counts too: the script may have been started from a Management Shell.
+    $own = @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -like 'Microsoft.Rtc.Management*' })
+    if ($own.Count -gt 0) { return 'This Windows PowerShell has loaded the Management Shell''s assemblies: run the script from a new, plain Windows PowerShell.' }
+    $holders = @(Get-ShellHolder)
+    if ($holders.Count -gt 0) { 'These processes hold the Management Shell or its assemblies: ' + (($holders | ForEach-Object { [string]$_.Id + ' ' + $_.ProcessName }) -join ', ') + '.' }
+}
+
+function Get-SqlServerProblem {
+    if (-not $SqlServerFqdn) { return }
+    try { [void][System.Net.Dns]::GetHostAddresses($SqlServerFqdn) } catch { $SqlServerFqdn + ' does not resolve: ' + $_.Exception.Message }
+}
+
+function Get-ServerStateProblem {
+    # Doc step 3, before the window: one child imports the module and reads the state every
+    # later decision starts from.
+    $readPhase = @($Shells | Where-Object { $_.Reads })[0].Phase
+    $script:ServerState = @(Invoke-ScriptPhase -Name $readPhase -Request @{ Read = $true; Pool = [bool]$DatabaseOnly })
+    $failed = @(Get-Reported 'failed')
+    if ($failed.Count -gt 0) { return ('The module does not import or cannot read the server: ' + $failed[0].Message) }
+    Write-Status ('  services running now: ' + (@(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name }) -join ', '))
+    foreach ($row in @(Get-DatabaseState)) {
+        $scope = 'not updated by doc step 11'
+        if ($row.Owned) { $scope = 'doc step 11' }
+        Write-Status ('  database ' + $row.DatabaseName + ' on ' + $row.SqlServerFqdn + ': installed ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + ' (' + $scope + ')')
+    }
+    Write-Status ('  ' + $CoreComponentsName + ': ' + [string](Get-CoreVersion))
+}
+
+function Test-ServerRead {
+    # The checks that use what the read child reported need it to have run.
+    $null -ne $script:ServerState -and @(Get-Reported 'failed').Count -eq 0
+}
+
+function Get-DatabaseScopeProblem {
+    # Doc step 11 must find its databases, or the window would end in a failed step 11.
+    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
+    $owned = @(Get-DatabaseState -Owned)
+    if ($owned.Count -eq 0) { return ('Test-CsDatabase reports no database on ' + $DatabaseServer + ' (' + @(Get-DatabaseState).Count + ' databases in all).') }
+    $unknown = @($owned | Where-Object { -not $_.ExpectedVersion })
+    if ($unknown.Count -gt 0) { return ('Test-CsDatabase reports no expected version for: ' + (($unknown | ForEach-Object { $_.DatabaseName + ' on ' + $_.SqlServerFqdn }) -join ', ') + '.') }
+    foreach ($row in @($owned | Where-Object { -not $_.InstalledVersion })) {
+        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' reports no installed version: doc step 11 counts it as to update.')
+    }
+    # A machine whose binaries are older than the databases would "update" them backwards.
+    $newer = @($owned | Where-Object {
+        $installed = $null
+        $expected = $null
+        [Version]::TryParse($_.InstalledVersion, [ref]$installed) -and [Version]::TryParse($_.ExpectedVersion, [ref]$expected) -and $installed -gt $expected
+    })
+    if ($newer.Count -gt 0) {
+        'These databases are newer than this machine expects, so this machine is older than the update: ' + (($newer | ForEach-Object { $_.DatabaseName + ' ' + $_.InstalledVersion + ' > ' + $_.ExpectedVersion }) -join ', ') + '.'
+    }
+}
+
+function Get-FrontEndProblem {
+    # RTCSRV, the Front-End service, is on Front End and Standard Edition servers, never on a
+    # Back End: as the module lists it, or as Windows does (the module's list comes from the
+    # topology, which may not read).
+    $listed = @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' }).Count -gt 0
+    if ($listed -or $null -ne (Get-Service -Name 'RTCSRV' -ErrorAction SilentlyContinue)) {
+        'This server has the Front-End service (RTCSRV): it is a Front End Server, which this procedure must not stop.'
+    }
+}
+
+function Get-ServerIdentityProblem {
+    if ($HostFqdn -eq $ExpectedServerFqdn) { return }
+    if ($DatabaseOnly -and $SqlServerFqdn) {
+        if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
+        # An Enterprise Back End's database step runs from a Front End of a pool homed on it.
+        if (@(Get-Reported 'pool' | Where-Object { $_.UserDatabaseServer -eq $SqlServerFqdn }).Count -gt 0) { return }
+        return ('This server is ' + $HostFqdn + ', not ' + $ExpectedServerFqdn + ', nor a Front End Server of a pool whose user database is on ' + $SqlServerFqdn + '.')
+    }
+    'This server is ' + $HostFqdn + ', not ' + $ExpectedServerFqdn + '.'
+}
+
+function Get-DatabaseOnlyEditionProblem {
+    if (-not $SqlServerFqdn) { '-DatabaseOnly runs doc step 11 of an Enterprise Edition Back End from a Front End Server; this script is for a Standard Edition server.' }
+}
+
+function Get-MirrorProblem {
+    # Install-CsDatabase -Update cannot update mirrored databases.
+    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
+    $mirrored = @(Get-DatabaseState -Owned | Where-Object { $_.MirrorSqlServerFqdn })
+    if ($mirrored.Count -gt 0) { 'These databases are mirrored: ' + (($mirrored | ForEach-Object { $_.DatabaseName + ' (mirror on ' + $_.MirrorSqlServerFqdn + ')' }) -join ', ') + '.' }
+}
+
+function Get-StaleMachineProblem {
+    # Test-CsDatabase takes the versions it expects from the machine that runs it.
+    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
+    $version = Get-CoreVersion
+    if ($TargetVersion) {
+        if ($version -and $version -ge [Version]$TargetVersion) { return }
+        return ('This machine is not updated: ' + $CoreComponentsName + ' is at ' + [string]$version + ', below ' + $TargetVersion + '.')
+    }
+    if ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (-not $ExpectedSha256 -or (Open-Installer) -eq $ExpectedSha256) -and (Test-InstallRecord)) { return }
+    'This machine is not updated: no success of this installer is recorded here.'
+}

@@ -1,0 +1,134 @@
+
+# ---- The update installer (doc step 7), run in this process. ----
+
+$InstallRecordKey = 'HKLM:\SOFTWARE\sfbpatch\InstalledUpdates'
+
+function Invoke-NativeCommand {
+    # Runs a step's commands, shows their output as it comes and keeps it for the verification.
+    param([scriptblock]$ScriptBlock)
+    $lines = New-Object System.Collections.Generic.List[string]
+    & {
+        $ErrorActionPreference = 'Continue'
+        & $ScriptBlock 2>&1 | ForEach-Object {
+            $lines.Add([string]$_)
+            Write-Status ('    ' + [string]$_)
+        }
+    }
+    $script:LastExit = $LASTEXITCODE
+    if ($null -eq $script:LastExit) { $script:LastExit = -1 }
+    $script:LastOutput = $lines.ToArray()
+    Write-Status ('    exit code ' + $script:LastExit)
+}
+
+function Invoke-UpdateInstaller {
+    # The call operator (&) would read [ and ] in the path as wildcards, so the installer
+    # starts from its literal path, in its own folder, where it writes its logs. Its output
+    # lines are this function's output.
+    param([string]$LiteralPath, [string[]]$ArgumentList = @())
+    $info = New-Object System.Diagnostics.ProcessStartInfo
+    $info.FileName = $LiteralPath
+    $info.Arguments = $ArgumentList -join ' '
+    $info.WorkingDirectory = [System.IO.Path]::GetDirectoryName($LiteralPath)
+    $info.UseShellExecute = $false
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $global:LASTEXITCODE = $null
+    try { $process = [System.Diagnostics.Process]::Start($info) } catch { throw ('The installer did not start: ' + $_.Exception.Message) }
+    $script:InstallerRan = $true
+    # Standard error is read on the side, so that neither stream can fill up and stall the installer.
+    $errorText = $process.StandardError.ReadToEndAsync()
+    while ($null -ne ($line = $process.StandardOutput.ReadLine())) { $line }
+    $process.WaitForExit()
+    $errorText.Result -split '\r?\n' | Where-Object { $_ }
+    $global:LASTEXITCODE = $process.ExitCode
+}
+
+function Open-Installer {
+    # Opens the installer so that others may only read it until it has run (the file that
+    # runs is the file that was hashed), and returns its SHA-256 (Get-FileHash needs 4.0).
+    if (-not $script:InstallerStream) {
+        # The full path: the installer starts from .NET's current folder, not PowerShell's.
+        $script:UpdatePath = (Get-Item -LiteralPath $UpdatePath).FullName
+        $script:InstallerStream = [System.IO.File]::Open($script:UpdatePath, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+        $sha = [System.Security.Cryptography.SHA256]::Create()
+        try { $bytes = $sha.ComputeHash($script:InstallerStream) } finally { $sha.Dispose() }
+        $script:InstallerSha256 = -join ($bytes | ForEach-Object { $_.ToString('x2') })
+    }
+    $script:InstallerSha256
+}
+
+function Test-InstallRecord {
+    # The evidence that doc step 7 is done: this very installer (by SHA-256) succeeded here.
+    $record = Get-ItemProperty -LiteralPath $InstallRecordKey -ErrorAction SilentlyContinue
+    [bool]($record -and $record.PSObject.Properties[(Open-Installer)])
+}
+
+function Remove-InstallRecord {
+    # The next run installs again: the installed version did not reach the target.
+    Remove-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
+}
+
+function Test-InstallResult {
+    # Windows Installer's codes: 0 success, 3010 success with a reboot needed, 1641 success
+    # with a reboot already started. The installer's success line reads "SUCCESS:
+    # Successfully installed all applicable MSPs."; upper case marks its verdicts.
+    $failed = @($script:LastOutput | Where-Object { $_ -cmatch '^\s*(ERROR|FAILURE|FAILED)\b' })
+    if ($failed.Count -gt 0) {
+        Write-Status ('  the installer reported: ' + ($failed -join ' '))
+        return $false
+    }
+    if (@(0, 1641, 3010) -notcontains $script:LastExit) {
+        Write-Status ('  exit code ' + $script:LastExit + ' is not a success')
+        return $false
+    }
+    if ($script:LastExit -eq 3010) { $script:RebootRequired = $true }
+    if ($script:LastExit -eq 1641) { $script:RebootUnderWay = $true }
+    if (@($script:LastOutput | Where-Object { $_ -cmatch '^\s*SUCCESS: ' }).Count -eq 0) {
+        # Without its own word for it, the success is not recorded: the next run installs again.
+        Write-Warning 'The installer printed no SUCCESS line: its success is not recorded, and a later run installs again (harmless). Read its logs in its folder.'
+        return $true
+    }
+    if (-not (Test-Path -LiteralPath $InstallRecordKey)) { New-Item -Path $InstallRecordKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
+    New-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
+    $true
+}
+
+function Get-PendingRebootMarker {
+    # The three markers Windows leaves when a reboot is pending. PendingFileRenameOperations
+    # is a value, not a key: Test-Path cannot see it.
+    if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
+        'Component Based Servicing\RebootPending'
+    }
+    if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
+        'WindowsUpdate\Auto Update\RebootRequired'
+    }
+    $sessionManager = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -ErrorAction SilentlyContinue
+    if ($sessionManager -and $sessionManager.PSObject.Properties['PendingFileRenameOperations']) {
+        'Session Manager\PendingFileRenameOperations'
+    }
+}
+
+function Get-ShellHolder {
+    # Doc step 6: a PowerShell host that loaded the Management Shell's assemblies keeps the
+    # installer from replacing them. Only PowerShell hosts count: the product's own services
+    # and IIS load them too, and the steps stop those.
+    foreach ($process in @(Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue)) {
+        if ($process.Id -eq $PID) { continue }
+        $holds = $false
+        try {
+            if ([string]$process.MainWindowTitle -like ('*' + $ShellName + '*')) { $holds = $true }
+            foreach ($module in @($process.Modules)) {
+                if ($module.ModuleName -like 'Microsoft.Rtc.Management*') { $holds = $true }
+            }
+        } catch {
+            Write-Verbose ('Cannot inspect process ' + $process.Id + ': ' + $_.Exception.Message)
+        }
+        if ($holds) { $process }
+    }
+}
+
+function Test-NoOpenShell {
+    $problem = Get-OpenShellProblem
+    if ($problem) { Write-Status ('  ' + $problem) }
+    -not $problem
+}

@@ -1,0 +1,198 @@
+
+# ---- The server's state: read by the product's cmdlets in a child, or, in this process,
+# taken from what the read child reported before the window. ----
+
+function Get-Text {
+    # A property as text, under strict mode: '' when the object lacks it.
+    param($Object, [string]$Name)
+    if ($null -ne $Object -and $Object.PSObject.Properties[$Name]) { return [string]$Object.$Name }
+    ''
+}
+
+function Get-Reported {
+    # What the read child reported, of one kind.
+    param([string]$Kind)
+    @($script:ServerState | Where-Object { $_.Kind -eq $Kind })
+}
+
+function Get-CsServiceState {
+    # Status only: -ExcludeActivityLevel skips the performance counters. StartMode is the
+    # service's Start value: 2 automatic, 3 manual, 4 disabled.
+    if (-not $script:InShell) { return Get-Reported 'service' }
+    foreach ($service in @(Get-CsWindowsService -ExcludeActivityLevel)) {
+        $name = Get-Text $service 'Name'
+        $key = Get-ItemProperty -LiteralPath ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $name) -ErrorAction SilentlyContinue
+        $startMode = -1
+        if ($key -and $key.PSObject.Properties['Start']) { $startMode = [int]$key.Start }
+        New-Object PSObject -Property @{ Name = $name; Status = (Get-Text $service 'Status'); StartMode = $startMode }
+    }
+}
+
+function Test-ServicesAre {
+    # Stopped: every service. Running: those running before the run and the automatic ones.
+    param([string]$Desired)
+    $services = @(Get-CsServiceState)
+    $other = @($services | Where-Object { $_.Status -ne $Desired -and ($Desired -eq 'Stopped' -or $_.StartMode -eq 2 -or $script:RunningBefore -contains $_.Name) })
+    $script:Detail = ''
+    if ($other.Count -gt 0) { $script:Detail = 'not ' + $Desired + ': ' + (@($other | ForEach-Object { $_.Name + ' (' + $_.Status + ')' }) -join ', ') }
+    if ($services.Count -eq 0) { $script:Detail = 'no Skype for Business or Lync service on this server' }
+    $other.Count -eq 0
+}
+
+function Test-W3svc {
+    param([string]$Desired)
+    $service = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
+    $script:Detail = ''
+    if (-not $service) { $script:Detail = 'W3SVC is not installed' } elseif ([string]$service.Status -ne $Desired) { $script:Detail = 'W3SVC is ' + [string]$service.Status }
+    -not $service -or [string]$service.Status -eq $Desired
+}
+
+function Test-OwnedRow {
+    # Doc step 11 updates only the databases on $DatabaseServer (a row may name it without
+    # its domain), less those in $ExcludedDatabases.
+    param([string]$Server, [string]$Database)
+    $onServer = $Server -eq $DatabaseServer -or ($Server -notlike '*.*' -and $Server -eq $DatabaseServer.Split('.')[0])
+    $onServer -and $ExcludedDatabases -notcontains $Database
+}
+
+function Get-DatabaseState {
+    # Read only: one row per database, with whether doc step 11 updates it.
+    param([switch]$Owned)
+    if (-not $script:InShell) { return @(Get-Reported 'row' | Where-Object { -not $Owned -or $_.Owned }) }
+    $output = @(& { $ErrorActionPreference = 'Continue'; $WarningPreference = 'SilentlyContinue'; & $DatabaseTest 2>&1 })
+    foreach ($testError in @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })) { Write-Warning ('Test-CsDatabase: ' + $testError.ToString()) }
+    foreach ($row in @($output | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] })) {
+        $server = Get-Text $row 'SqlServerFqdn'
+        $database = Get-Text $row 'DatabaseName'
+        $owned = Test-OwnedRow -Server $server -Database $database
+        if (-not $Owned -or $owned) {
+            New-Object PSObject -Property @{ SqlServerFqdn = $server; DatabaseName = $database; ExpectedVersion = (Get-Text $row 'ExpectedVersion')
+                InstalledVersion = (Get-Text $row 'InstalledVersion'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$owned }
+        }
+    }
+}
+
+function Test-DatabasesCurrent {
+    # Only the rows doc step 11 updates decide; in a child, other rows that are behind are warnings.
+    $rows = @(Get-DatabaseState)
+    $owned = @($rows | Where-Object { $_.Owned })
+    if ($owned.Count -eq 0) { throw ('Test-CsDatabase returned no database on ' + $DatabaseServer + ' (' + $rows.Count + ' rows in all).') }
+    if ($script:InShell) {
+        foreach ($row in @($rows | Where-Object { -not $_.Owned -and $_.ExpectedVersion -ne $_.InstalledVersion })) {
+            Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' is at ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + '; doc step 11 of this script does not update it.')
+        }
+    }
+    $stale = @($owned | Where-Object { $_.ExpectedVersion -ne $_.InstalledVersion })
+    $script:Detail = ''
+    if ($stale.Count -gt 0) { $script:Detail = 'to update: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' ' + $_.InstalledVersion + ' -> ' + $_.ExpectedVersion }) -join ', ') }
+    $stale.Count -eq 0
+}
+
+function Get-CoreVersion {
+    # Get-CsServerVersion shows only the base version: the update level is the version of
+    # the Core Components, from the product's cmdlet where it has one, else from the
+    # Uninstall registry keys (never Win32_Product, which repairs MSIs).
+    if (-not $script:InShell) {
+        $reports = @(Get-Reported 'version' | Where-Object { $_.Version })
+        if ($reports.Count -eq 0) { return $null }
+        return [Version]$reports[$reports.Count - 1].Version
+    }
+    $versions = @()
+    if ($PatchVersionCommand) {
+        try {
+            $versions = @(& $PatchVersionCommand | Where-Object { (Get-Text $_ 'ComponentName') -eq $CoreComponentsName } | ForEach-Object { Get-Text $_ 'Version' })
+        } catch {
+            Write-Verbose ('The product reports no update level: ' + $_.Exception.Message)
+        }
+    }
+    if ($versions.Count -eq 0) {
+        $versions = @(Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' -ErrorAction SilentlyContinue |
+            Where-Object { (Get-Text $_ 'DisplayName') -eq $CoreComponentsName } | ForEach-Object { Get-Text $_ 'DisplayVersion' })
+    }
+    $best = $null
+    foreach ($text in $versions) {
+        $version = $null
+        if ([Version]::TryParse($text, [ref]$version) -and ($null -eq $best -or $version -gt $best)) { $best = $version }
+    }
+    $best
+}
+
+function Send-PoolDatabaseServer {
+    # For -DatabaseOnly: the SQL Server of the user database of this computer's pool.
+    try {
+        $pool = Get-Text (Get-CsComputer -Identity $HostFqdn) 'Pool'
+        foreach ($service in @(Get-CsService -UserServer | Where-Object { (Get-Text $_ 'PoolFqdn') -eq $pool })) {
+            $database = Get-Text $service 'UserDatabase'
+            Send-Result 'pool' @{ Pool = $pool; UserDatabaseServer = $database.Substring($database.IndexOf(':') + 1) }
+        }
+    } catch {
+        Write-Warning ('Cannot read the pool of ' + $HostFqdn + ': ' + $_.Exception.Message)
+    }
+}
+
+# ---- What was running before the first stop, and putting it back after a failure. ----
+# Kept under HKLM:\SOFTWARE\sfbpatch\RunState until a run ends well.
+
+$RunStateKey = 'HKLM:\SOFTWARE\sfbpatch\RunState'
+
+function Get-RunState {
+    $saved = Get-ItemProperty -LiteralPath $RunStateKey -ErrorAction SilentlyContinue
+    if ($saved -and $saved.PSObject.Properties['ServicesRunning'] -and $saved.PSObject.Properties['W3svcRunning']) { $saved }
+}
+
+function Save-RunningBefore {
+    # Before the first stop: what a failure starts again. A run that did not finish left its
+    # own record, taken before its first stop: that record stays the truth.
+    $saved = Get-RunState
+    if ($saved) {
+        # Only services that still exist and are not disabled now.
+        $present = @(Get-CsServiceState | Where-Object { $_.StartMode -ne 4 } | ForEach-Object { $_.Name })
+        $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ -and $present -contains $_ })
+        $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
+        Write-Status ('Running before the first, unfinished run (' + $RunStateKey + '): ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
+        return
+    }
+    $script:RunningBefore = @(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+    $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
+    $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
+    Write-Status ('Running before the first stop, started again if a step fails: ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
+    if (-not (Test-Path -LiteralPath $RunStateKey)) { New-Item -Path $RunStateKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
+    New-ItemProperty -LiteralPath $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -PropertyType MultiString -Force -Confirm:$false -WhatIf:$false | Out-Null
+    New-ItemProperty -LiteralPath $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning) -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
+}
+
+function Clear-RunningBefore {
+    # The run finished: the next one records afresh.
+    if (Test-Path -LiteralPath $RunStateKey) { Remove-Item -LiteralPath $RunStateKey -Recurse -Confirm:$false -WhatIf:$false }
+}
+
+function Restore-ServerService {
+    # After a failure: start again exactly what was running before the run, through the
+    # Service Control Manager (not the module, which may be what broke). Returns the
+    # manual actions left.
+    $names = @()
+    if ($script:W3svcWasRunning) { $names += 'W3SVC' }
+    $names += @($script:RunningBefore | Where-Object { $_ })
+    if (Test-Switch 'LeaveServicesStopped') {
+        # Only those that are down: a failure after the services started again leaves none.
+        return @($names | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; -not $s -or [string]$s.Status -ne 'Running' } |
+            ForEach-Object { 'Left stopped (-LeaveServicesStopped): Start-Service -Name ' + $_ })
+    }
+    if ($names.Count -gt 0) { Write-Status ('Starting again what was running before the run: ' + ($names -join ', ')) }
+    foreach ($name in $names) {
+        try {
+            # The Service Control Manager starts the services this one depends on first.
+            $service = Get-Service -Name $name
+            if ([string]$service.Status -ne 'Running') {
+                # A service still stopping must stop before it can start.
+                if ([string]$service.Status -eq 'StopPending') { $service.WaitForStatus('Stopped', [TimeSpan]::FromMinutes(10)) }
+                if ([string]$service.Status -ne 'StartPending') { $service.Start() }
+                $service.WaitForStatus('Running', [TimeSpan]::FromMinutes(10))
+            }
+        } catch {
+            Write-Status ('  ' + $name + ': ' + $_.Exception.Message)
+        }
+        $service = Get-Service -Name $name -ErrorAction SilentlyContinue
+        if (-not $service -or [string]$service.Status -ne 'Running') { 'Start-Service -Name ' + $name }
+    }
+}

@@ -1,0 +1,93 @@
+# ==== The engine. Everything below is the same in every script of this sfbpatch version:
+# the runbook names its SHA-256. It reads the tables above and names no step of its own. ====
+
+# ---- Status lines, the downtime clock and the summary. ----
+
+function Format-Elapsed {
+    param([TimeSpan]$Elapsed)
+    '{0:00}:{1:00}' -f [Math]::Floor($Elapsed.TotalMinutes), $Elapsed.Seconds
+}
+
+function Get-Downtime {
+    # The downtime so far, or $null before the first service stops.
+    if ($null -eq $script:DowntimeStart) { return $null }
+    $end = $script:DowntimeEnd
+    if ($null -eq $end) { $end = [DateTime]::UtcNow.Ticks }
+    [TimeSpan]::FromTicks($end - $script:DowntimeStart)
+}
+
+function Start-DowntimeClock {
+    param([long]$Ticks = [DateTime]::UtcNow.Ticks)
+    if ($null -eq $script:DowntimeStart) { $script:DowntimeStart = $Ticks }
+}
+
+function Stop-DowntimeClock {
+    param([long]$Ticks = [DateTime]::UtcNow.Ticks)
+    if ($null -ne $script:DowntimeStart -and $null -eq $script:DowntimeEnd) {
+        $script:DowntimeEnd = $Ticks
+        Write-Status ('  the server is back in service after ' + (Format-Elapsed (Get-Downtime)) + ' of downtime')
+    }
+}
+
+function Update-DowntimeClock {
+    # The doc: a Back End down for 30 minutes or more sends users into resiliency mode.
+    $elapsed = Get-Downtime
+    if ($null -eq $elapsed -or $null -ne $script:DowntimeEnd) { return }
+    if ($elapsed.TotalMinutes -ge $DowntimeLimits.BudgetMinutes -and -not $script:BudgetReported) {
+        $script:BudgetReported = $true
+        $script:WarnReported = $true
+        Write-Warning $DowntimeLimits.BudgetMessage
+    } elseif ($elapsed.TotalMinutes -ge $DowntimeLimits.WarnMinutes -and -not $script:WarnReported) {
+        $script:WarnReported = $true
+        Write-Warning $DowntimeLimits.WarnMessage
+    }
+}
+
+function Write-Status {
+    param([string]$Message)
+    Update-DowntimeClock
+    $elapsed = Get-Downtime
+    if ($null -ne $elapsed -and $null -eq $script:DowntimeEnd) { $Message = '[downtime ' + (Format-Elapsed $elapsed) + '] ' + $Message }
+    Write-Host $Message
+}
+
+function New-Row {
+    param([string]$Label, [string]$Title, [string]$Result, [string]$Duration)
+    New-Object PSObject -Property ([ordered]@{ Step = $Label; Title = $Title; Result = $Result; Duration = $Duration })
+}
+
+function Add-CheckResult {
+    param([hashtable]$Check, [string]$Label, [string]$Result, [DateTime]$Started)
+    $script:CheckRows.Add((New-Row $Label $Check.Title $Result (Format-Elapsed ((Get-Date) - $Started))))
+    Write-Status ('  ' + $Result)
+}
+
+function Add-StepResult {
+    # The summary row of a step: the last one given wins.
+    param([hashtable]$Step, [string]$Result, [DateTime]$Started = (Get-Date))
+    $script:StepRows[$Step.Id] = New-Row $Step.Label $Step.Title $Result (Format-Elapsed ((Get-Date) - $Started))
+    Write-Status ($Step.Label + ': ' + $Step.Title + ': ' + $Result)
+}
+
+function Enter-Step {
+    # Names the step that runs now, for the failure message.
+    param([hashtable]$Step)
+    $script:CurrentStep = $Step.Label + ': ' + $Step.Title
+    $script:CurrentRemedy = $Step.OnFailure
+}
+
+function Show-Summary {
+    $rows = @($script:CheckRows)
+    foreach ($step in $Procedure) {
+        $row = $script:StepRows[$step.Id]
+        if (-not $row) { $row = New-Row $step.Label $step.Title 'Not run' '' }
+        $rows += $row
+    }
+    $rows | Format-Table -AutoSize -Property @('Step', 'Title', 'Result', 'Duration') | Out-String -Width 200 | Write-Host
+}
+
+function Test-Switch {
+    # Whether the run was given one of its switches (-Force, -SkipStartServices...).
+    param([string]$Name)
+    $Name -and $BoundParameters.ContainsKey($Name) -and [bool]$BoundParameters[$Name]
+}
