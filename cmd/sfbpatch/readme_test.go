@@ -44,7 +44,7 @@ func TestREADMEExamples(t *testing.T) {
 	}
 
 	// The verify example checks the script after one edit the README names.
-	edited := regexp.MustCompile(`(?m)^( +Install-CsDatabase .*?) -ExcludeCollocatedStores( -Report.*)$`).ReplaceAll(script, []byte("$1$2"))
+	edited := regexp.MustCompile(`(?m)^( +Action = \{ Install-CsDatabase .*?) -ExcludeCollocatedStores( -Report.*)$`).ReplaceAll(script, []byte("$1$2"))
 	if err := os.WriteFile("patch-be01.ps1", edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
