@@ -173,7 +173,7 @@ func parameters(p Product, f Facts) []Parameter {
 		params[i].Set = ParameterSetRun
 	}
 	return append(params,
-		Parameter{Name: "Phase", Type: "string", Set: ParameterSetPhase, Choices: phases,
+		Parameter{Name: "Phase", Type: "string", Set: ParameterSetPhase, Choices: phases, Mandatory: true,
 			Help: "Internal: the script starts itself with it in a fresh Windows PowerShell (powershell.exe -File), to run the product's cmdlets there. Not for the operator."},
 		Parameter{Name: "RunFolder", Type: "string", Set: ParameterSetPhase,
 			Help: "Internal: with -Phase, the folder of the run (Administrators and SYSTEM only) that holds the child's request and its results. Not for the operator."})

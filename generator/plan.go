@@ -229,7 +229,9 @@ type Parameter struct {
 	Default string   `json:"default,omitempty"`
 	Set     string   `json:"set"`
 	Choices []string `json:"choices,omitempty"`
-	Help    string   `json:"help"`
+	// Mandatory is true for a parameter its set cannot do without.
+	Mandatory bool   `json:"mandatory"`
+	Help      string `json:"help"`
 }
 
 // The script's parameter sets.

@@ -194,6 +194,8 @@ function Invoke-Run {
         }
     }
     try {
+        # Held open for reading only until the run ends: every child runs this very file.
+        $script:ScriptStream = [System.IO.File]::Open($ScriptFile, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
         Write-Status ($ProductName + ' ' + $ServerRole + ' ' + $HostFqdn + ': update from ' + $UpdatePath)
         $saved = Get-RunState
         if ($saved) {
@@ -242,6 +244,7 @@ function Invoke-Run {
     } finally {
         Update-DowntimeClock
         if ($script:InstallerStream) { $script:InstallerStream.Dispose() }
+        if ($script:ScriptStream) { $script:ScriptStream.Dispose() }
         if ($script:RunFolder) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary
         if ($script:Completed) {
@@ -275,13 +278,14 @@ try {
     Write-Verbose ('-LogDirectory ' + $LogDirectory + ': ' + $_.Exception.Message + ' (the preflight check says what to do)')
 }
 $RunStamp = Get-Date -Format 'yyyyMMdd-HHmmss'
-$DatabaseReport = Join-Path $LogDirectory ('Install-CsDatabase-' + $env:COMPUTERNAME + '-' + $RunStamp + '.html')
+# Not Join-Path: it resolves the drive, and a bad -LogDirectory is the preflight check's to report.
+$DatabaseReport = [System.IO.Path]::Combine($LogDirectory, 'Install-CsDatabase-' + $env:COMPUTERNAME + '-' + $RunStamp + '.html')
 $script:CheckRows = New-Object System.Collections.Generic.List[object]
 $script:StepRows = @{}
 $script:ShellResults = New-Object System.Collections.Generic.List[object]
 $script:Resume = @{ UpdateInstalled = $false; UpdateInstalledAndDatabasesCurrent = $false }
 $script:DowntimeStart = $script:DowntimeEnd = $script:InstallerSha256 = $script:InstallerStream = $script:ServerState = $null
-$script:RunningBefore = $script:VersionAfter = $script:RunFolder = $null
+$script:RunningBefore = $script:VersionAfter = $script:ScriptStream = $null
 $script:WarnReported = $script:BudgetReported = $script:Changed = $script:RebootRequired = $script:RebootUnderWay = $false
 $script:InstallerRan = $script:Completed = $script:InShell = $script:W3svcWasRunning = $false
 $script:Detail = $script:CurrentStep = $script:CurrentRemedy = ''

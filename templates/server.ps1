@@ -64,10 +64,10 @@ function Get-DatabaseState {
     foreach ($row in @($output | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] })) {
         $server = Get-Text $row 'SqlServerFqdn'
         $database = Get-Text $row 'DatabaseName'
-        $owned = Test-OwnedRow -Server $server -Database $database
-        if (-not $Owned -or $owned) {
+        $isOwned = Test-OwnedRow -Server $server -Database $database
+        if (-not $Owned -or $isOwned) {
             New-Object PSObject -Property @{ SqlServerFqdn = $server; DatabaseName = $database; ExpectedVersion = (Get-Text $row 'ExpectedVersion')
-                InstalledVersion = (Get-Text $row 'InstalledVersion'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$owned }
+                InstalledVersion = (Get-Text $row 'InstalledVersion'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$isOwned }
         }
     }
 }

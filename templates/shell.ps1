@@ -145,7 +145,7 @@ function Invoke-ShellSteps {
             }
         } catch {
             Send-StepResult $step 'FAILED' $_.Exception.Message
-            return
+            break
         }
         if ($done) { Send-StepResult $step 'Already done' $script:Detail } elseif ($deferred -contains $step) { Send-StepResult $step 'Applied' '' } else { Send-StepResult $step 'Done' '' }
         if ($step.EndsDowntime) {
