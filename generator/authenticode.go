@@ -107,6 +107,12 @@ func splitSignature(file []byte) (script, block []byte, line int) {
 	return file, nil, 0
 }
 
+// Signed is true when a file has an Authenticode signature block.
+func Signed(file []byte) bool {
+	_, block, _ := splitSignature(file)
+	return block != nil
+}
+
 var base64Line = regexp.MustCompile(`^[A-Za-z0-9+/=]+$`)
 
 // readSignatureBlock returns the DER bytes a signature block holds: its
