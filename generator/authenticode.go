@@ -3,8 +3,8 @@ package generator
 import (
 	"bytes"
 	"crypto"
-	_ "crypto/sha1" // SHA-1 signatures: Set-AuthenticodeSignature's default in Windows PowerShell 5.1
-	_ "crypto/sha512"
+	_ "crypto/sha1"   // SHA-1 signatures, which Set-AuthenticodeSignature and osslsigncode still make
+	_ "crypto/sha512" // SHA-384 and SHA-512 signatures
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
@@ -256,9 +256,11 @@ func checkPKCS7(der, script []byte) (Signature, error) {
 // file when unsigned, which is what sign digests before it appends the
 // block); script_digest_convert converts them from UTF-8 to UTF-16 LE
 // (utf8_to_utf16) unless the file starts with the UTF-16 LE byte order mark.
-// A script that sfbpatch writes is 7-bit ASCII, which every reading of the
-// file (UTF-8, or Windows PowerShell 5.1's ANSI) turns into the same UTF-16;
-// bytes that are not UTF-8 (a change anyway) become U+FFFD here.
+// Windows reads a file without a byte order mark in the machine's ANSI code
+// page (Microsoft's "Hash of the file does not match when running signed
+// PowerShell script"), osslsigncode as UTF-8: for the 7-bit ASCII that
+// sfbpatch writes both give the same UTF-16. Bytes that are not UTF-8 (a
+// change anyway) become U+FFFD here.
 func sipDigest(hash crypto.Hash, script []byte) []byte {
 	units := utf16.Encode([]rune(string(script)))
 	text := make([]byte, 0, 2*len(units))

@@ -51,7 +51,7 @@ func TestVerifySigned(t *testing.T) {
 		}
 		v := verify(t, signed)
 		s := v.Signature
-		if v.Outcome != Unchanged || s == nil || s.Failure() != "" || s.Signer != signtest.Subject || s.DigestAlgorithm != tc.hash.String() || !v.Holds() {
+		if v.Outcome != Unchanged || s == nil || s.Failure() != "" || s.Signer != signtest.Subject || s.DigestAlgorithm != tc.hash.String() {
 			t.Fatalf("%s: %+v, signature %+v", tc.digest, v, s)
 		}
 		notes := strings.Join(v.Notes(), "\n")
@@ -86,7 +86,7 @@ func TestVerifySignedThenEdited(t *testing.T) {
 		"LF":                                   {bytes.ReplaceAll(signed, []byte("\r\n"), []byte("\n")), OnlyEncodingChanged, true},
 	} {
 		v := verify(t, tc.file)
-		if v.Outcome != tc.outcome || v.BodyHashMatches != tc.bodyHashMatches || v.Signature == nil || v.Signature.DigestMatches || v.Signature.Invalid != "" || v.Holds() {
+		if v.Outcome != tc.outcome || v.BodyHashMatches != tc.bodyHashMatches || v.Signature == nil || v.Signature.DigestMatches || v.Signature.Invalid != "" || v.Signature.Failure() == "" {
 			t.Errorf("%s: outcome %d, body hash matches %v, signature %+v", name, v.Outcome, v.BodyHashMatches, v.Signature)
 		}
 		if notes := strings.Join(v.Notes(), "\n"); !strings.Contains(notes, "the signature's digest does not match the script above the signature block: the script changed after it was signed") {
@@ -128,7 +128,7 @@ func TestVerifySignatureBytesEdited(t *testing.T) {
 			t.Fatalf("%s: %d bytes differ, not one", name, differing(file, signed))
 		}
 		v := verify(t, file)
-		if v.Outcome != Unchanged || v.Signature == nil || v.Signature.Problem != "" || v.Signature.Failure() == "" || v.Holds() {
+		if v.Outcome != Unchanged || v.Signature == nil || v.Signature.Problem != "" || v.Signature.Failure() == "" {
 			t.Errorf("%s: outcome %d, signature %+v", name, v.Outcome, v.Signature)
 		}
 	}
@@ -159,7 +159,7 @@ func TestVerifyUnreadableSignatureBlock(t *testing.T) {
 	} {
 		v := verify(t, append(bytes.Clone(unsigned), tc.block...))
 		s := v.Signature
-		if v.Outcome != Unchanged || s == nil || !strings.Contains(s.Problem, tc.want) || s.Signer != "" || v.Holds() ||
+		if v.Outcome != Unchanged || s == nil || !strings.Contains(s.Problem, tc.want) || s.Signer != "" ||
 			!strings.HasPrefix(s.Failure(), "its signature block cannot be checked: ") {
 			t.Errorf("%s: outcome %d, signature %+v, want a problem containing %q", tc.name, v.Outcome, s, tc.want)
 		}

@@ -63,12 +63,6 @@ type Verification struct {
 	Signature *Signature
 }
 
-// Holds is true when the script is what its facts generate, line endings
-// apart, and its signature, if it has one, holds.
-func (v Verification) Holds() bool {
-	return v.Outcome != Changed && (v.Signature == nil || v.Signature.Failure() == "")
-}
-
 // Verify checks that file (the bytes of a file called name) is exactly
 // what this sfbpatch generates from the facts in its header. It reports a
 // header of another version, but compares with this version's output,

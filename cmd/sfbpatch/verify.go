@@ -64,15 +64,15 @@ func (v *verifyCmd) Run(e env) error {
 	case len(failures) > 0:
 		return exitError{code: exitChanged, lines: failures}
 	case res.Outcome == generator.OnlyEncodingChanged:
-		_, err = fmt.Fprintf(e.stdout, "%s: unchanged apart from line endings%s\n", name, signed(res))
+		_, err = fmt.Fprintf(e.stdout, "%s: unchanged apart from line endings%s\n", name, signatureHolds(res))
 	default:
-		_, err = fmt.Fprintf(e.stdout, "%s: unchanged%s\n", name, signed(res))
+		_, err = fmt.Fprintf(e.stdout, "%s: unchanged%s\n", name, signatureHolds(res))
 	}
 	return err
 }
 
-// signed is what the last line of verify adds for a signed script.
-func signed(res generator.Verification) string {
+// signatureHolds is what the last line of verify adds for a signed script.
+func signatureHolds(res generator.Verification) string {
 	if res.Signature == nil {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sfbpatch/sfbpatch/generator"
 	"github.com/sfbpatch/sfbpatch/internal/signtest"
 )
 
@@ -41,7 +42,7 @@ func TestCLIVerifySigned(t *testing.T) {
 		r := sfbpatch("verify", path)
 		if r.code != exitChanged || !strings.Contains(r.stdout, "+++ "+path+"\n@@ ") ||
 			!strings.Contains(r.stdout, "the signature's digest does not match the script above the signature block: the script changed after it was signed") ||
-			r.stderr != "sfbpatch: "+path+": changed: it is not what sfbpatch 0.1.0 generates from the facts in its header\n"+
+			r.stderr != "sfbpatch: "+path+": changed: it is not what sfbpatch "+generator.Version+" generates from the facts in its header\n"+
 				"sfbpatch: "+path+": changed: its signature's digest does not match it: it changed after it was signed\n" {
 			t.Errorf("%s: %+v", name, r)
 		}
