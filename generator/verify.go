@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -38,6 +39,8 @@ const (
 
 // Verification is what Verify found out about a script.
 type Verification struct {
+	// Outcome is the verdict on the script above its signature block, if
+	// it has one: the signature does not change it.
 	Outcome Outcome
 	// Header is what the script's header records.
 	Header Header
@@ -55,19 +58,36 @@ type Verification struct {
 	// to the file, both without BOM and with LF line endings; set only
 	// when Changed.
 	Diff string
+	// Signature is the Authenticode signature block at the end of the
+	// file, or nil when it has none.
+	Signature *Signature
 }
 
-// Verify checks that script (the bytes of a file called name) is exactly
+// Verify checks that file (the bytes of a file called name) is exactly
 // what this sfbpatch generates from the facts in its header. It reports a
 // header of another version, but compares with this version's output,
-// rendering the header with the script's version. The error, if any, says
-// why the script cannot be verified: no sfbpatch header, a header it
-// cannot read, or facts that no longer validate.
-func Verify(script []byte, name string) (Verification, error) {
-	if bytes.HasPrefix(script, []byte{0xFF, 0xFE}) || bytes.HasPrefix(script, []byte{0xFE, 0xFF}) {
+// rendering the header with the script's version. A file that ends with an
+// Authenticode signature block is checked without it, and the signature
+// against the script above it. The error, if any, says why the script
+// cannot be verified: no sfbpatch header, a header it cannot read, or facts
+// that no longer validate.
+func Verify(file []byte, name string) (Verification, error) {
+	if bytes.HasPrefix(file, []byte{0xFF, 0xFE}) || bytes.HasPrefix(file, []byte{0xFE, 0xFF}) {
 		// Out-File in Windows PowerShell 5.1 writes UTF-16 by default.
 		return Verification{}, errors.New("the file is UTF-16, not the UTF-8 sfbpatch writes: it was saved again (Out-File or an editor); compare the generated file instead")
 	}
+	script, block, line := splitSignature(file)
+	v, err := verifyScript(script, name)
+	if err != nil || block == nil {
+		return v, err
+	}
+	sig := checkSignature(block, line, script)
+	v.Signature = &sig
+	return v, nil
+}
+
+// verifyScript is Verify of a script without a signature block.
+func verifyScript(script []byte, name string) (Verification, error) {
 	content := bytes.TrimPrefix(script, utf8BOM)
 	h, body, err := parseHeader(content)
 	if err != nil {
@@ -110,8 +130,9 @@ func Verify(script []byte, name string) (Verification, error) {
 }
 
 // Notes explain a verification in sentences that say only what the bytes
-// prove: another version, the encoding, and whether the body still has the
-// hash its header records (an unkeyed hash cannot tell who edited what).
+// prove: another version, the encoding, whether the body still has the
+// hash its header records (an unkeyed hash cannot tell who edited what),
+// and what the signature block, if any, holds.
 func (v Verification) Notes() []string {
 	var notes []string
 	if v.Header.Version != Version {
@@ -129,14 +150,25 @@ func (v Verification) Notes() []string {
 	case v.Outcome == Changed && v.Diff != "" && v.LineEndings != LineEndingsCRLF:
 		notes = append(notes, "the diff leaves out line endings, which differ too ("+v.lineEndingChange()+")")
 	}
-	if v.Outcome == Changed && v.Diff == "" {
+	switch {
+	case v.Outcome == Changed && v.Diff == "":
 		notes = append(notes, "apart from that, the file is what its facts generate")
-		return notes
-	}
-	if v.Outcome == Changed && v.BodyHashMatches {
+	case v.Outcome == Changed && v.BodyHashMatches:
 		notes = append(notes, "header and body are consistent with each other, but not with what these facts generate")
-	} else if v.Outcome == Changed {
+	case v.Outcome == Changed:
 		notes = append(notes, "the body no longer matches the sfbpatch-body-sha256 in its header")
+	}
+	return append(notes, v.signatureNotes()...)
+}
+
+// signatureNotes describe the signature block, if any.
+func (v Verification) signatureNotes() []string {
+	if v.Signature == nil {
+		return nil
+	}
+	notes := []string{v.Signature.Note()}
+	if v.Signature.DigestAlgorithm == crypto.SHA1.String() {
+		notes = append(notes, "SHA-1 is a weak digest: sign with SHA-256 (Set-AuthenticodeSignature -HashAlgorithm SHA256)")
 	}
 	return notes
 }

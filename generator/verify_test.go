@@ -10,7 +10,7 @@ import (
 
 // script renders a case's script with this sfbpatch's own version, as the
 // command line does.
-func script(t *testing.T, f Facts) []byte {
+func script(t testing.TB, f Facts) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	if err := Generate(&out, f, Options{Version: Version}); err != nil {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sfbpatch/sfbpatch/generator"
+	"github.com/sfbpatch/sfbpatch/internal/signtest"
+)
+
+const beginLine = "\r\n# SIG # Begin signature block\r\n"
+
+// signedNote is the note of a signature that holds, as verify prints it
+// and the README shows it for another signer.
+const signedNote = "note: signed by " + signtest.Subject + " (SHA-256): the signature's digest matches the script above the signature block, " +
+	"and the signature verifies with the certificate it carries; whether that certificate is trusted is checked by Windows (Get-AuthenticodeSignature), not by verify\n"
+
+// TestCLIVerifySigned signs a generated script with osslsigncode: it
+// verifies with the signer named; edited after signing, in its body or in
+// its signature, it does not; without its block it is unsigned again.
+func TestCLIVerifySigned(t *testing.T) {
+	_, unsigned := generateFile(t, validFacts(t)["sfb2019-enterprise-collocated"], "ps1")
+	signed := signtest.New(t).Sign(t, unsigned, "sha256")
+	path := write(t, signed)
+	if r := sfbpatch("verify", path); r.code != exitOK || r.stdout != signedNote+path+": unchanged, and its signature holds\n" || r.stderr != "" {
+		t.Errorf("signed: %+v", r)
+	}
+
+	block := bytes.Index(signed, []byte(beginLine))
+	body := bytes.Index(signed, []byte("#Requires"))
+	edited := bytes.Clone(signed)
+	edited[body+(block-body)/2] ^= 0x01
+	consistent := withBodyHash(t, edited[:block], signed[block:])
+	for name, file := range map[string][]byte{"body edited": edited, "body edited, header hash made to fit": consistent} {
+		path := write(t, file)
+		r := sfbpatch("verify", path)
+		if r.code != exitChanged || !strings.Contains(r.stdout, "+++ "+path+"\n@@ ") ||
+			!strings.Contains(r.stdout, "the signature's digest does not match the script above the signature block: the script changed after it was signed") ||
+			r.stderr != "sfbpatch: "+path+": changed: it is not what sfbpatch "+generator.Version+" generates from the facts in its header\n"+
+				"sfbpatch: "+path+": changed: its signature's digest does not match it: it changed after it was signed\n" {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+
+	// A character of the signature value: the last 256 bytes of the
+	// signature (no timestamp, so no unsigned attributes after them) are
+	// in its last 342 base64 characters.
+	end := bytes.LastIndex(signed, []byte("\r\n# SIG # End"))
+	value := end - 100
+	for bytes.IndexByte([]byte("\r\n# "), signed[value]) >= 0 {
+		value--
+	}
+	for _, tc := range []struct {
+		name, with, want string
+	}{
+		{"a base64 character changed", "A", "its signature does not verify with the certificate it carries: "},
+		{"a character that is not base64", "!", "its signature block cannot be checked: line "},
+	} {
+		file := bytes.Clone(signed)
+		file[value] = tc.with[0]
+		if signed[value] == tc.with[0] {
+			file[value] = 'B'
+		}
+		path := write(t, file)
+		r := sfbpatch("verify", path)
+		if r.code != exitChanged || !strings.HasSuffix(r.stdout, "\n") || strings.Contains(r.stdout, "@@") || !strings.HasPrefix(r.stderr, "sfbpatch: "+path+": changed: "+tc.want) {
+			t.Errorf("%s: %+v", tc.name, r)
+		}
+	}
+
+	path = write(t, signed[:block])
+	if r := sfbpatch("verify", path); r.code != exitOK || r.stdout != path+": unchanged\n" || r.stderr != "" {
+		t.Errorf("block removed: %+v", r)
+	}
+	for name, file := range map[string][]byte{
+		"no end line":             signed[:end],
+		"text after the end line": append(bytes.Clone(signed), "Invoke-Evil\r\n"...),
+	} {
+		path := write(t, file)
+		if r := sfbpatch("verify", path); r.code != exitChanged || !strings.Contains(r.stdout, "note: the signature block that begins on line ") ||
+			!strings.HasPrefix(r.stderr, "sfbpatch: "+path+": changed: its signature block cannot be checked: ") {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+}
+
+// TestCLIVerifySignedFolder: a script signed in a batch's folder has
+// another SHA-256 than SHA256SUMS lists, and verify says why; once
+// SHA256SUMS lists it, the folder holds, signer named.
+func TestCLIVerifySignedFolder(t *testing.T) {
+	dir := t.TempDir()
+	inventory := filepath.Join(dir, "servers.csv")
+	if err := os.WriteFile(inventory, []byte("server_fqdn,edition\nse01.contoso.com,standard\nse02.contoso.com,standard\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if r := sfbpatch("batch", "--inventory", inventory, "--out-dir", out); r.code != exitOK {
+		t.Fatalf("batch: %+v", r)
+	}
+	script := filepath.Join(out, "se01.contoso.com.ps1")
+	unsigned, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := signtest.New(t).Sign(t, unsigned, "sha256")
+	if err := os.WriteFile(script, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := sfbpatch("verify", out)
+	if r.code != exitChanged || !strings.Contains(r.stdout, "se01.contoso.com.ps1: FAILED: its SHA-256 is not the one in SHA256SUMS: it is signed, and signing changes a file's SHA-256 (not the sfbpatch-body-sha256 in its header)") ||
+		!strings.Contains(r.stdout, "se02.contoso.com.ps1: OK, and what its facts generate\n") {
+		t.Errorf("signed, SHA256SUMS as batch wrote it: %+v", r)
+	}
+
+	sums := filepath.Join(out, sumsName)
+	list, err := os.ReadFile(sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, updated := sha256.Sum256(unsigned), sha256.Sum256(signed)
+	list = bytes.Replace(list, []byte(hex.EncodeToString(old[:])), []byte(hex.EncodeToString(updated[:])), 1)
+	if err := os.WriteFile(sums, list, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = sfbpatch("verify", out)
+	if r.code != exitOK || !strings.Contains(r.stdout, "se01.contoso.com.ps1: OK, and what its facts generate; signed by "+signtest.Subject+", and the signature holds (the certificate's trust is checked by Windows, not by verify)\n") {
+		t.Errorf("signed, SHA256SUMS updated: %+v", r)
+	}
+
+	signed[len(signed)-100] ^= 0x01
+	updated = sha256.Sum256(signed)
+	list = regexp.MustCompile(`(?m)^[0-9a-f]{64}(  se01\.contoso\.com\.ps1)$`).ReplaceAll(list, []byte(hex.EncodeToString(updated[:])+"$1"))
+	if err := os.WriteFile(sums, list, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r = sfbpatch("verify", out); r.code != exitChanged || !strings.Contains(r.stdout, "se01.contoso.com.ps1: FAILED: its signature") {
+		t.Errorf("signature edited, SHA256SUMS updated: %+v", r)
+	}
+}
+
+// TestREADMESigning keeps the README's output of verify for a signed
+// script what verify prints, but for the signer and the file's name.
+func TestREADMESigning(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := regexp.MustCompile("(?s)```\n(note: signed by .*?)```").FindSubmatch(readme)
+	if shown == nil {
+		t.Fatal("README.md: no output of verify for a signed script")
+	}
+	_, unsigned := generateFile(t, validFacts(t)["sfb2015-standard"], "ps1")
+	path := write(t, signtest.New(t).Sign(t, unsigned, "sha256"))
+	want := strings.NewReplacer("CN=Contoso Code Signing,O=Contoso", signtest.Subject, "patch-be01.ps1", path).Replace(string(shown[1]))
+	if r := sfbpatch("verify", path); r.stdout != want {
+		t.Errorf("README.md shows:\n%s\nverify prints:\n%s", want, r.stdout)
+	}
+}
+
+// withBodyHash joins a script's text and a signature block, the header's
+// sfbpatch-body-sha256 made the SHA-256 of the script's body.
+func withBodyHash(t *testing.T, script, block []byte) []byte {
+	t.Helper()
+	const line = "# sfbpatch-body-sha256: "
+	at := bytes.Index(script, []byte(line)) + len(line)
+	bodyStart := at + 64 + len("\r\n")
+	sum := sha256.Sum256(script[bodyStart:])
+	out := bytes.Clone(script)
+	copy(out[at:], hex.EncodeToString(sum[:]))
+	return append(out, block...)
+}
