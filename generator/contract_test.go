@@ -23,7 +23,7 @@ import (
 var (
 	variableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 	functionName = regexp.MustCompile(`^[A-Z][A-Za-z]*-[A-Za-z0-9]+$`)
-	engineStart  = "\r\n# ==== The engine."
+	engineStart  = "\r\n# ==== The engine:"
 	// What the engine names that the plan defines: exit codes by name,
 	// switches, resume states.
 	engineExitCode = regexp.MustCompile(`\$ExitCodes\['([a-z-]+)'\]`)

@@ -11,17 +11,15 @@ function Get-BitnessProblem {
 }
 
 function Get-PromptProblem {
-    # A session that cannot prompt would fail at the confirmation, after the checks.
+    # A session that cannot prompt would fail at the confirmation, after the checks. A remote
+    # session (Enter-PSSession) can prompt, though its process is not interactive; so can one
+    # started without -NonInteractive (or a prefix of it) before -File or -Command.
     if ($NoPrompt -or $WhatIfPreference) { return }
-    # A remote session (Enter-PSSession) can prompt, though its process is not interactive.
     $nonInteractive = -not [Environment]::UserInteractive -and $Host.Name -ne 'ServerRemoteHost'
     foreach ($argument in @([Environment]::GetCommandLineArgs() | Select-Object -Skip 1)) {
-        # powershell.exe's own parameters come first and take any unambiguous prefix.
-        $match = [regex]::Match($argument, '^[-/]([A-Za-z]+)$')
-        if (-not $match.Success) { continue }
-        $name = $match.Groups[1].Value.ToLowerInvariant()
+        $name = ([regex]::Match($argument, '^[-/]([A-Za-z]+)$').Groups[1].Value).ToLowerInvariant()
         if ($name.Length -ge 3 -and 'noninteractive'.StartsWith($name)) { $nonInteractive = $true }
-        if ('file'.StartsWith($name) -or 'command'.StartsWith($name) -or 'encodedcommand'.StartsWith($name) -or $name -eq 'ec') { break }
+        if ($name -and ('file'.StartsWith($name) -or 'command'.StartsWith($name))) { break }
     }
     if ($nonInteractive) { 'This Windows PowerShell is not interactive, so it cannot ask for the confirmation.' }
 }
@@ -87,8 +85,8 @@ function Get-SqlServerProblem {
 }
 
 function Get-ServerStateProblem {
-    # Doc step 3, before the window: one child imports the module and reads the state every
-    # later decision starts from.
+    # Doc step 3, before the window: the read child imports the module and reads the state
+    # every later decision starts from.
     $readPhase = @($Shells | Where-Object { $_.Reads })[0].Phase
     $script:ServerState = @(Invoke-ScriptPhase -Name $readPhase -Request @{ Read = $true; Pool = [bool]$DatabaseOnly })
     $failed = @(Get-Reported 'failed')

@@ -3,23 +3,6 @@
 
 $InstallRecordKey = 'HKLM:\SOFTWARE\sfbpatch\InstalledUpdates'
 
-function Invoke-NativeCommand {
-    # Runs a step's commands, shows their output as it comes and keeps it for the verification.
-    param([scriptblock]$ScriptBlock)
-    $lines = New-Object System.Collections.Generic.List[string]
-    & {
-        $ErrorActionPreference = 'Continue'
-        & $ScriptBlock 2>&1 | ForEach-Object {
-            $lines.Add([string]$_)
-            Write-Status ('    ' + [string]$_)
-        }
-    }
-    $script:LastExit = $LASTEXITCODE
-    if ($null -eq $script:LastExit) { $script:LastExit = -1 }
-    $script:LastOutput = $lines.ToArray()
-    Write-Status ('    exit code ' + $script:LastExit)
-}
-
 function Invoke-UpdateInstaller {
     # The call operator (&) would read [ and ] in the path as wildcards, so the installer
     # starts from its literal path, in its own folder, where it writes its logs. Its output
@@ -47,7 +30,7 @@ function Open-Installer {
     # Opens the installer so that others may only read it until it has run (the file that
     # runs is the file that was hashed), and returns its SHA-256 (Get-FileHash needs 4.0).
     if (-not $script:InstallerStream) {
-        # The full path: the installer starts from .NET's current folder, not PowerShell's.
+        # The full path: .NET's current folder is not PowerShell's.
         $script:UpdatePath = (Get-Item -LiteralPath $UpdatePath).FullName
         $script:InstallerStream = [System.IO.File]::Open($script:UpdatePath, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
         $sha = [System.Security.Cryptography.SHA256]::Create()
@@ -128,7 +111,6 @@ function Get-ShellHolder {
 }
 
 function Test-NoOpenShell {
-    $problem = Get-OpenShellProblem
-    if ($problem) { Write-Status ('  ' + $problem) }
-    -not $problem
+    $script:Detail = Get-OpenShellProblem
+    -not $script:Detail
 }

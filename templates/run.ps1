@@ -2,25 +2,25 @@
 # ---- The run: preflight, one confirmation, the procedure, the restore after a failure. ----
 
 function Invoke-Preflight {
-    $failures = @()
+    # Every check of $Checks that this run needs; returns the failures.
     foreach ($check in $Checks) {
-        if (($DatabaseOnly -and $check.DatabaseOnly -eq 'never') -or (-not $DatabaseOnly -and $check.DatabaseOnly -eq 'only')) { continue }
+        if (($DatabaseOnly -and -not ($check.DatabaseOnly -or $check.OnlyDatabaseOnly)) -or (-not $DatabaseOnly -and $check.OnlyDatabaseOnly)) { continue }
         $label = 'Preflight'
         if ($check.DocStep) { $label = 'Preflight (doc step ' + $check.DocStep + ')' }
         $started = Get-Date
         Write-Status ($label + ': ' + $check.Title)
         try { $problem = & $check.Test } catch { $problem = $_.Exception.Message }
-        if (-not $problem) {
-            Add-CheckResult $check $label 'Passed' $started
-        } elseif (Test-Switch $check.Override) {
+        $result = 'Passed'
+        if ($problem -and (Test-Switch $check.Override)) {
             Write-Warning ($problem + ' Going on because of -' + $check.Override + '.')
-            Add-CheckResult $check $label ('Failed, overridden by -' + $check.Override) $started
-        } else {
-            Add-CheckResult $check $label 'FAILED' $started
-            $failures += ($problem + ' ' + $check.Remedy)
+            $result = 'Failed, overridden by -' + $check.Override
+        } elseif ($problem) {
+            $result = 'FAILED'
+            $problem + ' ' + $check.Remedy
         }
+        $script:CheckRows.Add((New-Row $label $check.Title $result (Format-Elapsed ((Get-Date) - $started))))
+        Write-Status ('  ' + $result)
     }
-    $failures
 }
 
 function Test-StepRuns {
@@ -34,64 +34,37 @@ function Test-StepRuns {
     } elseif ($Step.NotNeededWhen -and $script:Resume[$Step.NotNeededWhen]) {
         $reason = 'Not needed: ' + $ResumeStates[$Step.NotNeededWhen]
     }
-    if ($null -eq $reason) { return $true }
-    Add-StepResult $Step $reason
-    $false
-}
-
-function Invoke-LocalStep {
-    # A step of this process: tests its state, acts only when it does not hold, verifies.
-    param([hashtable]$Step)
-    $started = Get-Date
-    Enter-Step $Step
-    Write-Status ($Step.Label + ': ' + $Step.Title)
-    if (& $Step.Test) { Add-StepResult $Step 'Already done' $started; return }
-    if (-not $Step.Action) {
-        if (Test-Switch $Step.Override) {
-            Write-Warning ('Going on because of -' + $Step.Override + '.')
-            Add-StepResult $Step ('Not done, overridden by -' + $Step.Override) $started
-            return
-        }
-        Add-StepResult $Step 'FAILED' $started
-        throw 'The check of this step failed and no command can fix it.'
-    }
-    if ($Step.StartsDowntime) { Start-DowntimeClock }
-    $script:Changed = $true
-    Invoke-NativeCommand -ScriptBlock $Step.Action
-    if (-not (& $Step.Verify)) {
-        Add-StepResult $Step 'FAILED' $started
-        throw 'After the commands the step is still not done.'
-    }
-    Add-StepResult $Step 'Done' $started
+    if ($reason) { Add-StepResult $Step $reason }
+    -not $reason
 }
 
 function Test-NothingToDo {
     # A finished server: installed, databases current, W3SVC and the services running,
     # those an unfinished run recorded included.
     $saved = Get-RunState
-    $recorded = @()
-    if ($saved) { $recorded = @($saved.ServicesRunning | Where-Object { $_ }) }
-    $down = @($recorded | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' })
+    $down = @()
+    if ($saved) { $down = @($saved.ServicesRunning | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' }) }
     $script:Resume.UpdateInstalledAndDatabasesCurrent -and $down.Count -eq 0 -and (Test-W3svc -Desired 'Running') -and (Test-ServicesAre -Desired 'Running')
 }
 
 function Show-WhatIf {
-    # -WhatIf: each step says what it would do, from the state read before the window.
+    # -WhatIf: what each step would do, judged from the state read before the window. After
+    # the installer every step would run; after a stop, every step but the database update.
     param([hashtable[]]$Steps)
-    $installs = @($Steps | Where-Object { $_.Installs }).Count -gt 0
     $afterInstaller = $false
     $stopping = $false
     foreach ($step in $Steps) {
-        $would = 'Would run'
-        if ($installs -and $afterInstaller) { $would = 'Would run after the installer' }
-        if ($step.Action) { $would = $would + ': ' + $step.Action.ToString().Trim() } elseif ($step.Shell) { $would = $would + ': ' + $StartManagementShell.ToString().Trim() }
+        $command = $StartManagementShell
+        if ($step.Action) { $command = $step.Action }
         if (-not $step.Action -and -not $step.Shell) {
-            $would = 'Would fail: ' + $step.Title
-            if (& $step.Test) { $would = 'Checked: ' + $step.Title }
-        } elseif ($step.Test -and -not ($installs -and $afterInstaller) -and -not ($stopping -and -not $step.DatabaseStep) -and (& $step.Test)) {
+            $would = 'Checked: ' + $step.Title
+            if (-not (& $step.Test)) { $would = 'Would fail: ' + $script:Detail }
+        } elseif (-not $afterInstaller -and (-not $stopping -or $step.DatabaseStep) -and $step.Test -and (& $step.Test)) {
             $would = 'Already done'
-        } elseif ($step.StartsDowntime) {
-            $stopping = $true
+        } else {
+            $would = 'Would run: ' + $command.ToString().Trim()
+            if ($afterInstaller) { $would = 'Would run after the installer: ' + $command.ToString().Trim() }
+            if ($step.StartsDowntime) { $stopping = $true }
         }
         if ($step.Installs) { $afterInstaller = $true }
         Add-StepResult $step $would
@@ -99,60 +72,39 @@ function Show-WhatIf {
 }
 
 function Invoke-Procedure {
-    # The steps that run, in plan order: those of this process one by one, those of a child
-    # in one start of it. Returns after the installer starts a reboot (exit code 1641).
+    # The steps that run, in plan order: those of this process one by one, a run of steps of
+    # the same Shell in one start of that child. Stops after the installer starts a reboot.
     param([hashtable[]]$Steps)
     $i = 0
-    while ($i -lt $Steps.Count) {
+    while ($i -lt $Steps.Count -and -not $script:RebootUnderWay) {
         $step = $Steps[$i]
-        if ($script:RebootUnderWay) {
-            Add-StepResult $step 'Not run: Windows is restarting'
+        $started = Get-Date
+        if (-not $step.Shell) {
+            try { Add-StepResult $step (Invoke-Step $step) $started } catch { Add-StepResult $step 'FAILED' $started; throw }
             $i++
-        } elseif (-not $step.Shell) {
-            Invoke-LocalStep $step
-            $i++
-        } else {
-            $group = @()
-            while ($i -lt $Steps.Count -and $Steps[$i].Shell -eq $step.Shell) {
-                $group += $Steps[$i]
-                $i++
-            }
-            $started = Get-Date
-            Enter-Step $group[0]
-            Write-Status ('A fresh Windows PowerShell (' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
-            $script:Changed = $true
-            $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; DatabaseReport = $DatabaseReport
-                DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
-            $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
-            $after = @($report | Where-Object { $_.Kind -eq 'version' -and $_.Version })
-            if ($after.Count -gt 0) { $script:VersionAfter = [Version]$after[0].Version }
-            Complete-ScriptPhase -Report $report -Steps $group -Started $started
+            continue
         }
+        $group = @()
+        while ($i -lt $Steps.Count -and $Steps[$i].Shell -eq $step.Shell) {
+            $group += $Steps[$i]
+            $i++
+        }
+        Enter-Step $step
+        Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
+        $script:Changed = $true
+        $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; DatabaseReport = $DatabaseReport
+            DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
+        $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
+        $after = @($report | Where-Object { $_.Kind -eq 'version' -and $_.Version })
+        if ($after.Count -gt 0) { $script:VersionAfter = [Version]$after[0].Version }
+        Complete-ScriptPhase -Report $report -Steps $group -Started $started
     }
-    if ($script:RebootUnderWay) {
-        Write-Warning 'The installer has started a reboot of Windows (exit code 1641). Run this script again after the reboot: it resumes after the installer.'
-        return $ExitCodes['reboot-under-way']
-    }
-    $ExitCodes['done']
-}
-
-function Test-TargetVersion {
-    # After the window: the installed version must have reached the target.
-    $installer = @($Procedure | Where-Object { $_.Installs })[0]
-    Enter-Step $installer
-    $version = $script:VersionAfter
-    if (-not $version) {
-        Write-Warning ('The ' + $CoreComponentsName + ' version cannot be read after the installer: the target ' + $TargetVersion + ' is not checked.')
-    } elseif ($version -lt [Version]$TargetVersion) {
-        Remove-InstallRecord
-        Add-StepResult $installer ('FAILED (' + $CoreComponentsName + ' is at ' + [string]$version + ', below ' + $TargetVersion + ')')
-        throw ($CoreComponentsName + ' is at ' + [string]$version + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
-    }
+    for (; $i -lt $Steps.Count; $i++) { Add-StepResult $Steps[$i] 'Not run: Windows is restarting' }
 }
 
 function Invoke-Window {
-    # From the state read before the window: where this run starts, the confirmation, then
-    # the procedure. Returns the exit code; throws when a step fails.
+    # From the state read before the window: where this run starts, the confirmation, the
+    # procedure, then the target version. Returns the exit code; throws when a step fails.
     $script:CurrentStep = 'Deciding what this run does'
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
     if (-not $DatabaseOnly) {
@@ -169,16 +121,28 @@ function Invoke-Window {
     $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
     $question = 'Run, in this order: ' + ($listed -join ' | ') + ' (UpdatePath: ' + $UpdatePath + '; SqlServerFqdn: ' + [string]$SqlServerFqdn + ')'
     if ($WhatIfPreference) {
-        [void]$PSCmdletOfRun.ShouldProcess($HostFqdn, $question)
+        [void]$RunCmdlet.ShouldProcess($HostFqdn, $question)
         Show-WhatIf -Steps $steps
         return $ExitCodes['done']
     }
-    if (-not ($NoPrompt -or $PSCmdletOfRun.ShouldProcess($HostFqdn, $question))) { throw 'The run was declined at the confirmation: nothing was changed.' }
+    if (-not ($NoPrompt -or $RunCmdlet.ShouldProcess($HostFqdn, $question))) { throw 'The run was declined at the confirmation: nothing was changed.' }
     if (-not $DatabaseOnly) { Save-RunningBefore }
-    $exit = Invoke-Procedure -Steps $steps
-    if ($exit -eq $ExitCodes['done'] -and $TargetVersion -and -not $DatabaseOnly) { Test-TargetVersion }
-    if ($exit -eq $ExitCodes['done'] -and -not $DatabaseOnly) { Clear-RunningBefore }
-    $exit
+    Invoke-Procedure -Steps $steps
+    if ($script:RebootUnderWay) {
+        Write-Warning 'The installer has started a reboot of Windows (exit code 1641). Run this script again after the reboot: it resumes after the installer.'
+        return $ExitCodes['reboot-under-way']
+    }
+    $installer = @($Procedure | Where-Object { $_.Installs })[0]
+    if ($TargetVersion -and -not $DatabaseOnly -and -not $script:VersionAfter) {
+        Write-Warning ('The ' + $CoreComponentsName + ' version cannot be read after the installer: the target ' + $TargetVersion + ' is not checked.')
+    } elseif ($TargetVersion -and -not $DatabaseOnly -and $script:VersionAfter -lt [Version]$TargetVersion) {
+        Enter-Step $installer
+        Remove-InstallRecord
+        Add-StepResult $installer ('FAILED (' + $CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ', below ' + $TargetVersion + ')')
+        throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
+    }
+    if (-not $DatabaseOnly) { Clear-RunningBefore }
+    $ExitCodes['done']
 }
 
 function Invoke-Run {
@@ -212,22 +176,7 @@ function Invoke-Run {
             } catch {
                 Write-Host ('FAILED at ' + $script:CurrentStep + ': ' + $_.Exception.Message) -ForegroundColor Red
                 Write-Host ('What to do: ' + $script:CurrentRemedy) -ForegroundColor Red
-                if (-not $script:Changed) {
-                    $exitCode = $ExitCodes['nothing-changed']
-                    Write-Host 'Nothing was changed.' -ForegroundColor Red
-                } else {
-                    $exitCode = $ExitCodes['restored']
-                    $manual = @(Restore-ServerService)
-                    if ($manual.Count -gt 0) {
-                        $exitCode = $ExitCodes['manual-action']
-                        Write-Host ('Manual action needed, these services were running before the run (recorded under ' + $RunStateKey + '):') -ForegroundColor Red
-                        foreach ($action in $manual) { Write-Host ('  - ' + $action) -ForegroundColor Red }
-                    } else {
-                        # Everything that ran before runs again: the next run records afresh.
-                        Stop-DowntimeClock
-                        if (-not $DatabaseOnly) { Clear-RunningBefore }
-                    }
-                }
+                $exitCode = Restore-AfterFailure
             }
             if ($exitCode -eq $ExitCodes['done'] -and -not $WhatIfPreference) {
                 # A reboot this run calls for: the installer's 3010, or a marker after it ran.
@@ -242,9 +191,7 @@ function Invoke-Run {
         }
         $script:Completed = $true
     } finally {
-        Update-DowntimeClock
-        if ($script:InstallerStream) { $script:InstallerStream.Dispose() }
-        if ($script:ScriptStream) { $script:ScriptStream.Dispose() }
+        foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
         if ($script:RunFolder) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary
         if ($script:Completed) {
@@ -257,11 +204,30 @@ function Invoke-Run {
     $exitCode
 }
 
+function Restore-AfterFailure {
+    # After a failed step: nothing to do if nothing changed; else start again what ran before.
+    # Returns the exit code.
+    if (-not $script:Changed) {
+        Write-Host 'Nothing was changed.' -ForegroundColor Red
+        return $ExitCodes['nothing-changed']
+    }
+    $manual = @(Restore-ServerService)
+    if ($manual.Count -gt 0) {
+        Write-Host ('Manual action needed, these services were running before the run (recorded under ' + $RunStateKey + '):') -ForegroundColor Red
+        foreach ($action in $manual) { Write-Host ('  - ' + $action) -ForegroundColor Red }
+        return $ExitCodes['manual-action']
+    }
+    # Everything that ran before runs again: the next run records afresh.
+    Stop-DowntimeClock
+    if (-not $DatabaseOnly) { Clear-RunningBefore }
+    $ExitCodes['restored']
+}
+
 # ---- Where the run starts. ----
 
 $ScriptFile = $MyInvocation.MyCommand.Path
 $BoundParameters = $PSBoundParameters
-$PSCmdletOfRun = $PSCmdlet
+$RunCmdlet = $PSCmdlet
 # -Unattended asks nothing; -Confirm:$false (through -Command) does the same.
 $NoPrompt = $Unattended -or ($PSBoundParameters.ContainsKey('Confirm') -and -not [bool]$PSBoundParameters['Confirm'])
 if ($NoPrompt) { $ConfirmPreference = 'None' }
@@ -271,25 +237,19 @@ $hostProperties = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGloba
 $HostFqdn = $hostProperties.HostName
 if ($hostProperties.DomainName) { $HostFqdn = $HostFqdn + '.' + $hostProperties.DomainName }
 if (-not $DatabaseServer) { $DatabaseServer = $HostFqdn }
-# One full path for PowerShell and .NET alike (a relative path differs between them).
-try {
-    $LogDirectory = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($LogDirectory)
-} catch {
-    Write-Verbose ('-LogDirectory ' + $LogDirectory + ': ' + $_.Exception.Message + ' (the preflight check says what to do)')
-}
+# One full path for PowerShell and .NET alike; a bad -LogDirectory is the preflight check's to
+# report, so neither line may throw (Join-Path would: it resolves the drive).
+try { $LogDirectory = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($LogDirectory) } catch { Write-Verbose $_.Exception.Message }
 $RunStamp = Get-Date -Format 'yyyyMMdd-HHmmss'
-# Not Join-Path: it resolves the drive, and a bad -LogDirectory is the preflight check's to report.
 $DatabaseReport = [System.IO.Path]::Combine($LogDirectory, 'Install-CsDatabase-' + $env:COMPUTERNAME + '-' + $RunStamp + '.html')
-$script:CheckRows = New-Object System.Collections.Generic.List[object]
-$script:StepRows = @{}
-$script:ShellResults = New-Object System.Collections.Generic.List[object]
-$script:Resume = @{ UpdateInstalled = $false; UpdateInstalledAndDatabasesCurrent = $false }
-$script:DowntimeStart = $script:DowntimeEnd = $script:InstallerSha256 = $script:InstallerStream = $script:ServerState = $null
-$script:RunningBefore = $script:VersionAfter = $script:ScriptStream = $null
-$script:WarnReported = $script:BudgetReported = $script:Changed = $script:RebootRequired = $script:RebootUnderWay = $false
-$script:InstallerRan = $script:Completed = $script:InShell = $script:W3svcWasRunning = $false
-$script:Detail = $script:CurrentStep = $script:CurrentRemedy = ''
-$script:LastOutput = @()
-$script:LastExit = 0
+$CheckRows = New-Object System.Collections.Generic.List[object]
+$ShellResults = New-Object System.Collections.Generic.List[object]
+$StepRows = @{}
+$Resume = @{ UpdateInstalled = $false; UpdateInstalledAndDatabasesCurrent = $false }
+$DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
+$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $false
+$WarnedLevel = $LastExit = 0
+$Detail = $CurrentStep = $CurrentRemedy = ''
+$LastOutput = $Deferred = @()
 if ($Phase) { exit (Invoke-Phase) }
 exit (Invoke-Run)

@@ -10,7 +10,6 @@ function Get-Text {
 }
 
 function Get-Reported {
-    # What the read child reported, of one kind.
     param([string]$Kind)
     @($script:ServerState | Where-Object { $_.Kind -eq $Kind })
 }
@@ -24,7 +23,7 @@ function Get-CsServiceState {
         $key = Get-ItemProperty -LiteralPath ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $name) -ErrorAction SilentlyContinue
         $startMode = -1
         if ($key -and $key.PSObject.Properties['Start']) { $startMode = [int]$key.Start }
-        New-Object PSObject -Property @{ Name = $name; Status = (Get-Text $service 'Status'); StartMode = $startMode }
+        New-Object PSObject -Property @{ Kind = 'service'; Name = $name; Status = (Get-Text $service 'Status'); StartMode = $startMode }
     }
 }
 
@@ -33,7 +32,6 @@ function Test-ServicesAre {
     param([string]$Desired)
     $services = @(Get-CsServiceState)
     $other = @($services | Where-Object { $_.Status -ne $Desired -and ($Desired -eq 'Stopped' -or $_.StartMode -eq 2 -or $script:RunningBefore -contains $_.Name) })
-    $script:Detail = ''
     if ($other.Count -gt 0) { $script:Detail = 'not ' + $Desired + ': ' + (@($other | ForEach-Object { $_.Name + ' (' + $_.Status + ')' }) -join ', ') }
     if ($services.Count -eq 0) { $script:Detail = 'no Skype for Business or Lync service on this server' }
     $other.Count -eq 0
@@ -42,31 +40,27 @@ function Test-ServicesAre {
 function Test-W3svc {
     param([string]$Desired)
     $service = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
-    $script:Detail = ''
     if (-not $service) { $script:Detail = 'W3SVC is not installed' } elseif ([string]$service.Status -ne $Desired) { $script:Detail = 'W3SVC is ' + [string]$service.Status }
     -not $service -or [string]$service.Status -eq $Desired
 }
 
-function Test-OwnedRow {
-    # Doc step 11 updates only the databases on $DatabaseServer (a row may name it without
-    # its domain), less those in $ExcludedDatabases.
-    param([string]$Server, [string]$Database)
-    $onServer = $Server -eq $DatabaseServer -or ($Server -notlike '*.*' -and $Server -eq $DatabaseServer.Split('.')[0])
-    $onServer -and $ExcludedDatabases -notcontains $Database
-}
-
 function Get-DatabaseState {
-    # Read only: one row per database, with whether doc step 11 updates it.
+    # Read only: a row per database, Owned when doc step 11 updates it: on $DatabaseServer (a
+    # row may name it without its domain), and not in $ExcludedDatabases.
     param([switch]$Owned)
     if (-not $script:InShell) { return @(Get-Reported 'row' | Where-Object { -not $Owned -or $_.Owned }) }
     $output = @(& { $ErrorActionPreference = 'Continue'; $WarningPreference = 'SilentlyContinue'; & $DatabaseTest 2>&1 })
-    foreach ($testError in @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })) { Write-Warning ('Test-CsDatabase: ' + $testError.ToString()) }
-    foreach ($row in @($output | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] })) {
+    foreach ($row in $output) {
+        if ($row -is [System.Management.Automation.ErrorRecord]) {
+            Write-Warning ('Test-CsDatabase: ' + $row.ToString())
+            continue
+        }
         $server = Get-Text $row 'SqlServerFqdn'
         $database = Get-Text $row 'DatabaseName'
-        $isOwned = Test-OwnedRow -Server $server -Database $database
+        $onServer = $server -eq $DatabaseServer -or ($server -notlike '*.*' -and $server -eq $DatabaseServer.Split('.')[0])
+        $isOwned = $onServer -and $ExcludedDatabases -notcontains $database
         if (-not $Owned -or $isOwned) {
-            New-Object PSObject -Property @{ SqlServerFqdn = $server; DatabaseName = $database; ExpectedVersion = (Get-Text $row 'ExpectedVersion')
+            New-Object PSObject -Property @{ Kind = 'row'; SqlServerFqdn = $server; DatabaseName = $database; ExpectedVersion = (Get-Text $row 'ExpectedVersion')
                 InstalledVersion = (Get-Text $row 'InstalledVersion'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$isOwned }
         }
     }
@@ -77,25 +71,22 @@ function Test-DatabasesCurrent {
     $rows = @(Get-DatabaseState)
     $owned = @($rows | Where-Object { $_.Owned })
     if ($owned.Count -eq 0) { throw ('Test-CsDatabase returned no database on ' + $DatabaseServer + ' (' + $rows.Count + ' rows in all).') }
-    if ($script:InShell) {
-        foreach ($row in @($rows | Where-Object { -not $_.Owned -and $_.ExpectedVersion -ne $_.InstalledVersion })) {
-            Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' is at ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + '; doc step 11 of this script does not update it.')
-        }
+    foreach ($row in @($rows | Where-Object { $script:InShell -and -not $_.Owned -and $_.ExpectedVersion -ne $_.InstalledVersion })) {
+        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' is at ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + '; doc step 11 of this script does not update it.')
     }
     $stale = @($owned | Where-Object { $_.ExpectedVersion -ne $_.InstalledVersion })
-    $script:Detail = ''
     if ($stale.Count -gt 0) { $script:Detail = 'to update: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' ' + $_.InstalledVersion + ' -> ' + $_.ExpectedVersion }) -join ', ') }
     $stale.Count -eq 0
 }
 
 function Get-CoreVersion {
-    # Get-CsServerVersion shows only the base version: the update level is the version of
-    # the Core Components, from the product's cmdlet where it has one, else from the
-    # Uninstall registry keys (never Win32_Product, which repairs MSIs).
+    # The update level is the Core Components version (Get-CsServerVersion shows only the
+    # base version): from the product's cmdlet where it has one, else from the Uninstall
+    # registry keys (never Win32_Product, which repairs MSIs).
     if (-not $script:InShell) {
         $reports = @(Get-Reported 'version' | Where-Object { $_.Version })
-        if ($reports.Count -eq 0) { return $null }
-        return [Version]$reports[$reports.Count - 1].Version
+        if ($reports.Count -gt 0) { return [Version]$reports[-1].Version }
+        return $null
     }
     $versions = @()
     if ($PatchVersionCommand) {
@@ -130,8 +121,8 @@ function Send-PoolDatabaseServer {
     }
 }
 
-# ---- What was running before the first stop, and putting it back after a failure. ----
-# Kept under HKLM:\SOFTWARE\sfbpatch\RunState until a run ends well.
+# ---- What was running before the first stop (HKLM:\SOFTWARE\sfbpatch\RunState, kept until
+# a run ends well), and putting it back after a failure. ----
 
 $RunStateKey = 'HKLM:\SOFTWARE\sfbpatch\RunState'
 
@@ -142,23 +133,22 @@ function Get-RunState {
 
 function Save-RunningBefore {
     # Before the first stop: what a failure starts again. A run that did not finish left its
-    # own record, taken before its first stop: that record stays the truth.
+    # own record, taken before its first stop: that record stays the truth, for the services
+    # that still exist and are not disabled.
     $saved = Get-RunState
     if ($saved) {
-        # Only services that still exist and are not disabled now.
         $present = @(Get-CsServiceState | Where-Object { $_.StartMode -ne 4 } | ForEach-Object { $_.Name })
         $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ -and $present -contains $_ })
         $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
-        Write-Status ('Running before the first, unfinished run (' + $RunStateKey + '): ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
-        return
+    } else {
+        $script:RunningBefore = @(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+        $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
+        $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
+        if (-not (Test-Path -LiteralPath $RunStateKey)) { New-Item -Path $RunStateKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
+        New-ItemProperty -LiteralPath $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -PropertyType MultiString -Force -Confirm:$false -WhatIf:$false | Out-Null
+        New-ItemProperty -LiteralPath $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning) -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
     }
-    $script:RunningBefore = @(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
-    $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
-    $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
-    Write-Status ('Running before the first stop, started again if a step fails: ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
-    if (-not (Test-Path -LiteralPath $RunStateKey)) { New-Item -Path $RunStateKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
-    New-ItemProperty -LiteralPath $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -PropertyType MultiString -Force -Confirm:$false -WhatIf:$false | Out-Null
-    New-ItemProperty -LiteralPath $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning) -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
+    Write-Status ('Running before the first stop (' + $RunStateKey + '), started again if a step fails: ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
 }
 
 function Clear-RunningBefore {
@@ -168,8 +158,8 @@ function Clear-RunningBefore {
 
 function Restore-ServerService {
     # After a failure: start again exactly what was running before the run, through the
-    # Service Control Manager (not the module, which may be what broke). Returns the
-    # manual actions left.
+    # Service Control Manager, which starts their dependencies first (not the module, which
+    # may be what broke). Returns the manual actions left.
     $names = @()
     if ($script:W3svcWasRunning) { $names += 'W3SVC' }
     $names += @($script:RunningBefore | Where-Object { $_ })
@@ -181,14 +171,11 @@ function Restore-ServerService {
     if ($names.Count -gt 0) { Write-Status ('Starting again what was running before the run: ' + ($names -join ', ')) }
     foreach ($name in $names) {
         try {
-            # The Service Control Manager starts the services this one depends on first.
             $service = Get-Service -Name $name
-            if ([string]$service.Status -ne 'Running') {
-                # A service still stopping must stop before it can start.
-                if ([string]$service.Status -eq 'StopPending') { $service.WaitForStatus('Stopped', [TimeSpan]::FromMinutes(10)) }
-                if ([string]$service.Status -ne 'StartPending') { $service.Start() }
-                $service.WaitForStatus('Running', [TimeSpan]::FromMinutes(10))
-            }
+            # A service still stopping must stop before it can start.
+            if ([string]$service.Status -eq 'StopPending') { $service.WaitForStatus('Stopped', [TimeSpan]::FromMinutes(10)) }
+            if ([string]$service.Status -eq 'Stopped') { $service.Start() }
+            if ([string]$service.Status -ne 'Running') { $service.WaitForStatus('Running', [TimeSpan]::FromMinutes(10)) }
         } catch {
             Write-Status ('  ' + $name + ': ' + $_.Exception.Message)
         }

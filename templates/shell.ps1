@@ -1,11 +1,61 @@
 
-# ---- Fresh Windows PowerShells that run this same file (doc steps 3 and 8). ----
-# The product's cmdlets run only in a child: powershell.exe -File with this script's own
-# path and the internal -Phase, so this process never loads the product's assemblies (doc
-# step 6), and the child is covered by the same signature and AppLocker or WDAC rule. The
-# two talk through CliXml files (Export-Clixml, Import-Clixml: typed objects, no console
-# encoding or width in the way) in a folder of this run that only Administrators and
-# SYSTEM can open; the child's console lines are progress for the operator.
+# ---- The steps, and the fresh Windows PowerShells that run this same file (doc steps 3 and 8).
+# The product's cmdlets run only in a child, started by powershell.exe -File with this
+# script's own path and the internal -Phase: this process never loads the product's
+# assemblies (doc step 6), and the same signature and AppLocker or WDAC rule cover the child.
+# The two exchange CliXml files (typed objects, no console encoding or width in the way) in
+# a folder of this run that only Administrators and SYSTEM can open; the child's console
+# lines are progress for the operator. ----
+
+function Invoke-Step {
+    # Tests the step's state, acts only when it does not hold, then verifies (a step verified
+    # after the window: by Confirm-DeferredStep). Returns the step's result; throws if it fails.
+    param([hashtable]$Step)
+    Enter-Step $Step
+    $result = 'Done'
+    $script:Detail = ''
+    # A step without a test (doc step 8) is done by the child's own import of the updated module.
+    $done = -not $Step.Test -or [bool](& $Step.Test)
+    if ($done -and $Step.Test) {
+        $result = 'Already done'
+        if ($script:Detail) { $result = $result + ' (' + $script:Detail + ')' }
+    } elseif (-not $done -and -not $Step.Action) {
+        if (-not (Test-Switch $Step.Override)) { throw ('The check of this step failed and no command can fix it: ' + $script:Detail) }
+        Write-Warning ($script:Detail + ' Going on because of -' + $Step.Override + '.')
+        $result = 'Not done, overridden by -' + $Step.Override
+    } elseif (-not $done) {
+        if ($Step.StartsDowntime -and $null -eq $script:DowntimeStart) { $script:DowntimeStart = [DateTime]::UtcNow.Ticks }
+        $script:Changed = $true
+        Write-Status ($Step.Label + ': ' + $Step.Title)
+        Invoke-NativeCommand -ScriptBlock $Step.Action
+        if ($Step.VerifyAfterWindow) {
+            $script:Deferred += $Step
+            $result = 'Applied, verified once the services are back'
+        } elseif (-not (& $Step.Verify)) {
+            throw ('Not done after the commands: ' + $script:Detail)
+        }
+    }
+    if ($Step.EndsDowntime) { Stop-DowntimeClock }
+    $result
+}
+
+function Invoke-NativeCommand {
+    # Runs a step's commands, shows their output as it comes and keeps it for the verification.
+    # The verification decides, not the first non-fatal error.
+    param([scriptblock]$ScriptBlock)
+    $lines = New-Object System.Collections.Generic.List[string]
+    $global:LASTEXITCODE = $null
+    & {
+        $ErrorActionPreference = 'Continue'
+        & $ScriptBlock 2>&1 | ForEach-Object {
+            $lines.Add([string]$_)
+            Write-Status ('    ' + [string]$_)
+        }
+    }
+    $script:LastExit = $LASTEXITCODE
+    $script:LastOutput = $lines.ToArray()
+    if ($null -ne $script:LastExit) { Write-Status ('    exit code ' + $script:LastExit) }
+}
 
 $TrustedSids = @('S-1-5-32-544', 'S-1-5-18')
 
@@ -20,7 +70,6 @@ function New-RunFolder {
     # CreateDirectory applies no security to a folder that exists: it must not.
     if (Test-Path -LiteralPath $folder) { throw ('The run folder ' + $folder + ' exists already.') }
     [void][System.IO.Directory]::CreateDirectory($folder, $security)
-    Assert-RunFolder -Folder $folder
     $folder
 }
 
@@ -30,10 +79,9 @@ function Assert-RunFolder {
     param([string]$Folder)
     $acl = Get-Acl -LiteralPath $Folder
     $sidType = [System.Security.Principal.SecurityIdentifier]
-    $owner = $acl.GetOwner($sidType).Value
     $others = @($acl.GetAccessRules($true, $true, $sidType) | Where-Object { $TrustedSids -notcontains $_.IdentityReference.Value })
     $owners = $TrustedSids + @([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
-    if (-not $acl.AreAccessRulesProtected -or $others.Count -gt 0 -or $owners -notcontains $owner) {
+    if (-not $acl.AreAccessRulesProtected -or $others.Count -gt 0 -or $owners -notcontains $acl.GetOwner($sidType).Value) {
         throw ('The run folder ' + $Folder + ' is open to others than Administrators and SYSTEM: it is not used.')
     }
 }
@@ -61,133 +109,84 @@ function Invoke-ScriptPhase {
     if ($exit -ne 0) {
         $results += New-Object PSObject -Property @{ Kind = 'failed'; Message = 'The ' + $Name + ' Windows PowerShell failed (exit code ' + $exit + ').' }
     }
-    foreach ($result in @($results | Where-Object { $_.Kind -eq 'clock' })) {
-        if ($result.Event -eq 'started') { Start-DowntimeClock -Ticks $result.Ticks } else { Stop-DowntimeClock -Ticks $result.Ticks }
+    foreach ($clock in @($results | Where-Object { $_.Kind -eq 'clock' })) {
+        if ($null -eq $script:DowntimeStart -and $clock.Start) { $script:DowntimeStart = [long]$clock.Start }
+        if ($clock.End) { Stop-DowntimeClock -Ticks $clock.End }
     }
-    if (@($results | Where-Object { $_.Kind -eq 'acting' }).Count -gt 0) { $script:Changed = $true }
     $results
 }
 
+function Send-Result {
+    # In the child: one result for the parent.
+    param([string]$Kind, [hashtable]$Values)
+    $Values['Kind'] = $Kind
+    $script:ShellResults.Add((New-Object PSObject -Property $Values))
+}
+
 function Invoke-Phase {
-    # The child: what the parent asked for in its request, after the module import.
+    # The child: what the parent's request asks for, after the module import.
     Assert-RunFolder -Folder $RunFolder
     $request = Import-Clixml -LiteralPath (Join-Path $RunFolder ($Phase + '.request.xml'))
     $script:InShell = $true
     $script:RunningBefore = @($request.RunningBefore | Where-Object { $_ })
     $script:DatabaseReport = $request.DatabaseReport
-    if ($request.DowntimeStart) { $script:DowntimeStart = [long]$request.DowntimeStart }
+    $script:DowntimeStart = $request.DowntimeStart
     $exit = 0
     try {
         & $StartManagementShell
         if ($request.Read) {
-            foreach ($service in @(Get-CsServiceState)) { Send-Result 'service' $service }
-            foreach ($row in @(Get-DatabaseState)) { Send-Result 'row' $row }
+            $script:ShellResults.AddRange([object[]]@(Get-CsServiceState) + @(Get-DatabaseState))
             Send-Result 'version' @{ Version = [string](Get-CoreVersion) }
             if ($request.Pool) { Send-PoolDatabaseServer }
         } else {
-            Invoke-ShellSteps -Ids @($request.Steps)
+            foreach ($step in @($Procedure | Where-Object { $request.Steps -contains $_.Id })) {
+                try {
+                    Send-Result 'step' @{ Id = $step.Id; State = (Invoke-Step $step) }
+                } catch {
+                    Send-Result 'step' @{ Id = $step.Id; State = 'FAILED'; Detail = $_.Exception.Message }
+                    break
+                }
+            }
+            foreach ($step in $script:Deferred) {
+                $script:Detail = ''
+                try { $done = & $step.Verify } catch { $done = $false; $script:Detail = $_.Exception.Message }
+                if ($done) { Send-Result 'step' @{ Id = $step.Id; State = 'Done' } } else { Send-Result 'step' @{ Id = $step.Id; State = 'FAILED'; Detail = 'Not done after the commands: ' + $script:Detail } }
+            }
             if ($request.ReadVersion) { Send-Result 'version' @{ Version = [string](Get-CoreVersion) } }
         }
     } catch {
         Write-Host ('error: ' + $_.Exception.Message)
         $exit = 1
     } finally {
+        Send-Result 'clock' @{ Start = $script:DowntimeStart; End = $script:DowntimeEnd }
         $script:ShellResults | Export-Clixml -LiteralPath (Join-Path $RunFolder ($Phase + '.result.xml'))
     }
     $exit
 }
 
-function Send-Result {
-    # In the child: one result for the parent.
-    param([string]$Kind, $Values)
-    if ($Values -isnot [hashtable]) {
-        $copy = @{}
-        foreach ($property in $Values.PSObject.Properties) { $copy[$property.Name] = $property.Value }
-        $Values = $copy
-    }
-    $Values['Kind'] = $Kind
-    $script:ShellResults.Add((New-Object PSObject -Property $Values))
-}
-
-function Send-StepResult {
-    param([hashtable]$Step, [string]$State, [string]$Detail)
-    Send-Result 'step' @{ Id = $Step.Id; State = $State; Detail = $Detail }
-    Write-Status ($Step.Label + ': ' + $Step.Title + ': ' + $State)
-}
-
-function Invoke-ShellSteps {
-    # In the child, in plan order: test, act only when needed, verify (a step verified after
-    # the window: once the services are back). The first failure ends the phase.
-    param([string[]]$Ids)
-    $deferred = @()
-    foreach ($step in @($Procedure | Where-Object { $Ids -contains $_.Id })) {
-        if (-not $step.Test) {
-            # Doc step 8: this child's own import of the updated module is the step.
-            Send-StepResult $step 'Done' ''
-            continue
-        }
-        try {
-            $done = & $step.Test
-            if (-not $done) {
-                if ($step.StartsDowntime) {
-                    Start-DowntimeClock
-                    Send-Result 'clock' @{ Event = 'started'; Ticks = $script:DowntimeStart }
-                }
-                Send-Result 'acting' @{ Id = $step.Id }
-                Write-Status ($step.Label + ': ' + $step.Title)
-                # The verification decides, not the first non-fatal error.
-                & { $ErrorActionPreference = 'Continue'; & $step.Action 2>&1 } | ForEach-Object { Write-Status ('    ' + [string]$_) }
-                if ($step.VerifyAfterWindow) {
-                    $deferred += $step
-                } elseif (-not (& $step.Verify)) {
-                    throw ('not done after the commands: ' + $script:Detail)
-                }
-            }
-        } catch {
-            Send-StepResult $step 'FAILED' $_.Exception.Message
-            break
-        }
-        if ($done) { Send-StepResult $step 'Already done' $script:Detail } elseif ($deferred -contains $step) { Send-StepResult $step 'Applied' '' } else { Send-StepResult $step 'Done' '' }
-        if ($step.EndsDowntime) {
-            Stop-DowntimeClock
-            Send-Result 'clock' @{ Event = 'ended'; Ticks = $script:DowntimeEnd }
-        }
-    }
-    foreach ($step in $deferred) {
-        try { $done = & $step.Verify } catch { $done = $false; $script:Detail = $_.Exception.Message }
-        if ($done) { Send-StepResult $step 'Done' '' } else { Send-StepResult $step 'FAILED' ('not done after the commands: ' + $script:Detail) }
-    }
-}
-
 function Complete-ScriptPhase {
-    # In this process: one summary row per step the child was asked to run, in plan order,
+    # In this process: a summary row for each step the child was asked to run, in plan order,
     # then the first failure, if any.
     param([object[]]$Report, [hashtable[]]$Steps, [DateTime]$Started)
-    $failedStep = $null
-    $failure = $null
+    $failed = $null
+    $childFailure = @($Report | Where-Object { $_.Kind -eq 'failed' } | ForEach-Object { $_.Message })
     foreach ($step in $Steps) {
         $result = @($Report | Where-Object { $_.Kind -eq 'step' -and $_.Id -eq $step.Id }) | Select-Object -Last 1
-        if ($null -ne $failedStep -and -not $result) {
-            Add-StepResult $step 'Not run: an earlier step failed' $Started
-        } elseif (-not $result) {
-            $failedStep = $step
-            $failure = 'The step reported no result.'
-            Add-StepResult $step 'FAILED' $Started
+        if ($result) {
+            $state = $result.State
+            if ($result.PSObject.Properties['Detail']) { $state = $state + ' (' + $result.Detail + ')' }
+            if ($result.State -eq 'FAILED' -and -not $failed) { $failed = @{ Step = $step; Message = $result.Detail } }
+        } elseif ($failed) {
+            $state = 'Not run: an earlier step failed'
         } else {
-            $text = $result.State
-            if ($result.Detail) { $text = $text + ' (' + $result.Detail + ')' }
-            Add-StepResult $step $text $Started
-            if ($result.State -eq 'FAILED' -and $null -eq $failedStep) {
-                $failedStep = $step
-                $failure = $result.Detail
-            }
+            $state = 'FAILED'
+            $failed = @{ Step = $step; Message = 'The step reported no result. ' + ($childFailure -join ' ') }
         }
+        Add-StepResult $step $state $Started
     }
-    $childFailed = @($Report | Where-Object { $_.Kind -eq 'failed' })
-    if ($childFailed.Count -gt 0 -and $failure -eq 'The step reported no result.') { $failure = $childFailed[0].Message }
-    if ($null -ne $failedStep) {
-        Enter-Step $failedStep
-        throw $failure
+    if ($failed) {
+        Enter-Step $failed.Step
+        throw $failed.Message
     }
-    if ($childFailed.Count -gt 0) { throw $childFailed[0].Message }
+    if ($childFailure.Count -gt 0) { throw ($childFailure -join ' ') }
 }

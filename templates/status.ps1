@@ -1,7 +1,7 @@
-# ==== The engine. Everything below is the same in every script of this sfbpatch version:
-# the runbook names its SHA-256. It reads the tables above and names no step of its own. ====
+# ==== The engine: the same in every script of this sfbpatch version (the runbook names its
+# SHA-256). It reads the tables above and names no step and no phase of its own. ====
 
-# ---- Status lines, the downtime clock and the summary. ----
+# ---- Status lines, the downtime clock, the summary. ----
 
 function Format-Elapsed {
     param([TimeSpan]$Elapsed)
@@ -16,11 +16,6 @@ function Get-Downtime {
     [TimeSpan]::FromTicks($end - $script:DowntimeStart)
 }
 
-function Start-DowntimeClock {
-    param([long]$Ticks = [DateTime]::UtcNow.Ticks)
-    if ($null -eq $script:DowntimeStart) { $script:DowntimeStart = $Ticks }
-}
-
 function Stop-DowntimeClock {
     param([long]$Ticks = [DateTime]::UtcNow.Ticks)
     if ($null -ne $script:DowntimeStart -and $null -eq $script:DowntimeEnd) {
@@ -29,37 +24,27 @@ function Stop-DowntimeClock {
     }
 }
 
-function Update-DowntimeClock {
-    # The doc: a Back End down for 30 minutes or more sends users into resiliency mode.
-    $elapsed = Get-Downtime
-    if ($null -eq $elapsed -or $null -ne $script:DowntimeEnd) { return }
-    if ($elapsed.TotalMinutes -ge $DowntimeLimits.BudgetMinutes -and -not $script:BudgetReported) {
-        $script:BudgetReported = $true
-        $script:WarnReported = $true
-        Write-Warning $DowntimeLimits.BudgetMessage
-    } elseif ($elapsed.TotalMinutes -ge $DowntimeLimits.WarnMinutes -and -not $script:WarnReported) {
-        $script:WarnReported = $true
-        Write-Warning $DowntimeLimits.WarnMessage
-    }
-}
-
 function Write-Status {
+    # A line for the operator, with the downtime so far. The doc: a Back End down for 30
+    # minutes or more sends users into resiliency mode; the clock warns before and then.
     param([string]$Message)
-    Update-DowntimeClock
     $elapsed = Get-Downtime
-    if ($null -ne $elapsed -and $null -eq $script:DowntimeEnd) { $Message = '[downtime ' + (Format-Elapsed $elapsed) + '] ' + $Message }
+    if ($null -ne $elapsed -and $null -eq $script:DowntimeEnd) {
+        $level = 0
+        if ($elapsed.TotalMinutes -ge $DowntimeLimits.WarnMinutes) { $level = 1 }
+        if ($elapsed.TotalMinutes -ge $DowntimeLimits.BudgetMinutes) { $level = 2 }
+        if ($level -gt $script:WarnedLevel) {
+            $script:WarnedLevel = $level
+            Write-Warning (@('', $DowntimeLimits.WarnMessage, $DowntimeLimits.BudgetMessage)[$level])
+        }
+        $Message = '[downtime ' + (Format-Elapsed $elapsed) + '] ' + $Message
+    }
     Write-Host $Message
 }
 
 function New-Row {
     param([string]$Label, [string]$Title, [string]$Result, [string]$Duration)
     New-Object PSObject -Property ([ordered]@{ Step = $Label; Title = $Title; Result = $Result; Duration = $Duration })
-}
-
-function Add-CheckResult {
-    param([hashtable]$Check, [string]$Label, [string]$Result, [DateTime]$Started)
-    $script:CheckRows.Add((New-Row $Label $Check.Title $Result (Format-Elapsed ((Get-Date) - $Started))))
-    Write-Status ('  ' + $Result)
 }
 
 function Add-StepResult {
