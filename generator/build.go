@@ -73,34 +73,9 @@ func factValue(f Facts, key string) string {
 // factTable describes each fact, in the order of Fields, for the script
 // header and the runbook: what was given and what it means on this server.
 func factTable(p Product, ed Edition, f Facts) []FactRow {
-	meanings := map[string]string{
-		"product":           p.Name + ".",
-		"edition":           ed.RoleSentence,
-		"sql_server_fqdn":   "Not used: a Standard Edition server updates its local databases.",
-		"collocated_stores": "Not used: it applies to an Enterprise Edition Back End only.",
-		"update_path": given(f.UpdatePath,
-			"The update installer on the server; -UpdatePath overrides it.",
-			fmt.Sprintf("Not given: the script runs %s from its own folder; -UpdatePath overrides it.", p.Installer)),
-		"server_fqdn": given(f.ServerFQDN,
-			"The script refuses to run on any other host.",
-			"Not given: the script runs on any host."),
-		"update_sha256": given(f.UpdateSHA256,
-			"The script refuses an installer with another SHA-256.",
-			"Not given: the installer's SHA-256 is not checked."),
-		"target_version": given(f.TargetVersion,
-			"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
-			"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done."),
-	}
-	if ed.Enterprise {
-		meanings["sql_server_fqdn"] = "The Back End SQL Server whose databases doc step 11 updates."
-		meanings["collocated_stores"] = "No Archiving or Monitoring databases on the same SQL Server."
-		if f.CollocatedStores {
-			meanings["collocated_stores"] = "Archiving or Monitoring databases are on the same SQL Server: doc step 11 adds -ExcludeCollocatedStores."
-		}
-	}
 	rows := make([]FactRow, len(Fields))
 	for i, field := range Fields {
-		rows[i] = FactRow{Key: field.Key, Label: field.Label, Value: factValue(f, field.Key), Meaning: meanings[field.Key]}
+		rows[i] = FactRow{Key: field.Key, Label: field.Label, Value: factValue(f, field.Key), Meaning: field.meaning(p, ed, f)}
 	}
 	return rows
 }

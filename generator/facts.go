@@ -50,55 +50,152 @@ const (
 // DefaultProduct is used when neither a flag nor a facts file names one.
 const DefaultProduct = "sfb2015"
 
-// Field is one fact: how the facts file spells it (Key), how the command
-// line does (Flag) and what its help says (FlagHelp), how the script
-// header and the runbook name it (Label), and the script variable that
-// carries it (Variable, with VariableHelp; none for the facts that choose
-// the script rather than reach it as text). Bool is true for the one
-// true/false fact; text reaches every other fact's value in Facts. Adding
-// a fact is one entry here, its Facts field, and its uses in the plan.
+// Field is one fact, whole: how the facts file spells it (Key), how the
+// command line does (Flag) and what its help says (FlagHelp), how the
+// script header and the runbook name it (Label), its Kind, the script
+// variable that carries it (Variable, with VariableHelp; none for the
+// facts that choose the script rather than reach it as text), how it is
+// validated and what it means on the server. text reaches the fact's
+// value in Facts (nil for the one bool fact). Adding a fact is one entry
+// here, its Facts field, and its uses in the plan.
 type Field struct {
 	Key, Flag, FlagHelp string
 	Label               string
+	Kind                FieldKind
 	Variable            string
 	VariableHelp        string
-	Bool                bool
 	text                func(*Facts) *string
+	// validate returns what is wrong with the fact, given the others, or
+	// "" when nothing is.
+	validate func(Facts) string
+	// meaning says what the fact means on this server, as given.
+	meaning func(Product, Edition, Facts) string
 }
+
+// FieldKind is what a fact's value is.
+type FieldKind string
+
+// Kinds of fact.
+const (
+	KindChoice  FieldKind = "choice"  // one key of a table (products, editions)
+	KindFQDN    FieldKind = "fqdn"    // a DNS name
+	KindBool    FieldKind = "bool"    // true or false
+	KindPath    FieldKind = "path"    // an absolute Windows path
+	KindSHA256  FieldKind = "sha256"  // 64 hexadecimal digits
+	KindVersion FieldKind = "version" // a.b.c.d
+)
 
 // Fields lists every fact, in the order problems are reported.
 var Fields = []Field{
-	{Key: "product", Flag: "--product", Label: "Product",
+	{Key: "product", Flag: "--product", Label: "Product", Kind: KindChoice,
 		FlagHelp: "Server product: %s. Default: " + DefaultProduct + ".",
-		text:     func(f *Facts) *string { return &f.Product }},
-	{Key: "edition", Flag: "--edition", Label: "Edition",
+		text:     func(f *Facts) *string { return &f.Product },
+		validate: func(f Facts) string {
+			if _, ok := LookupProduct(f.Product); !ok {
+				return fmt.Sprintf("%s; allowed: %s", describe(f.Product), strings.Join(ProductKeys(), ", "))
+			}
+			return ""
+		},
+		meaning: func(p Product, _ Edition, _ Facts) string { return p.Name + "." }},
+	{Key: "edition", Flag: "--edition", Label: "Edition", Kind: KindChoice,
 		FlagHelp: "Server edition: %s. Required, here or in the facts file.",
-		text:     func(f *Facts) *string { return &f.Edition }},
-	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN",
+		text:     func(f *Facts) *string { return &f.Edition },
+		validate: func(f Facts) string {
+			if _, ok := LookupEdition(f.Edition); !ok {
+				return fmt.Sprintf("%s; allowed: %s", describe(f.Edition), strings.Join(EditionKeys(), ", "))
+			}
+			return ""
+		},
+		meaning: func(_ Product, ed Edition, _ Facts) string { return ed.RoleSentence }},
+	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN", Kind: KindFQDN,
 		FlagHelp:     "FQDN of the Back End SQL Server. Required with enterprise; an error with standard.",
 		Variable:     "SqlServerFqdn",
 		VariableHelp: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server.",
-		text:         func(f *Facts) *string { return &f.SQLServerFQDN }},
-	{Key: "collocated_stores", Flag: "--collocated-stores", Label: "Collocated stores", Bool: true,
-		FlagHelp: "The Archiving or Monitoring databases are on the same SQL Server as the Back End (enterprise only)."},
-	{Key: "update_path", Flag: "--update-path", Label: "Update path",
+		text:         func(f *Facts) *string { return &f.SQLServerFQDN },
+		validate: func(f Facts) string {
+			ed, ok := LookupEdition(f.Edition)
+			switch {
+			case !ok:
+				return ""
+			case !ed.Enterprise && f.SQLServerFQDN != "":
+				return fmt.Sprintf("not allowed with edition %s (a %s updates its local databases)", ed.Key, ed.Role)
+			case ed.Enterprise && f.SQLServerFQDN == "":
+				return fmt.Sprintf("required with edition %s (the Back End SQL Server, e.g. sql01.contoso.com)", ed.Key)
+			case ed.Enterprise:
+				return checkFQDN(f.SQLServerFQDN)
+			}
+			return ""
+		},
+		meaning: func(_ Product, ed Edition, _ Facts) string {
+			if ed.Enterprise {
+				return "The Back End SQL Server whose databases doc step 11 updates."
+			}
+			return "Not used: a Standard Edition server updates its local databases."
+		}},
+	{Key: "collocated_stores", Flag: "--collocated-stores", Label: "Collocated stores", Kind: KindBool,
+		FlagHelp: "The Archiving or Monitoring databases are on the same SQL Server as the Back End (enterprise only).",
+		validate: func(f Facts) string {
+			if ed, ok := LookupEdition(f.Edition); ok && !ed.Enterprise && f.CollocatedStores {
+				return fmt.Sprintf("not allowed with edition %s (it applies to an Enterprise Edition Back End only)", ed.Key)
+			}
+			return ""
+		},
+		meaning: func(_ Product, ed Edition, f Facts) string {
+			switch {
+			case !ed.Enterprise:
+				return "Not used: it applies to an Enterprise Edition Back End only."
+			case f.CollocatedStores:
+				return "Archiving or Monitoring databases are on the same SQL Server: doc step 11 adds -ExcludeCollocatedStores."
+			}
+			return "No Archiving or Monitoring databases on the same SQL Server."
+		}},
+	{Key: "update_path", Flag: "--update-path", Label: "Update path", Kind: KindPath,
 		FlagHelp: "Windows path of the update installer (.exe) on the target server. Default: the product's installer file name in the script's own folder.",
-		text:     func(f *Facts) *string { return &f.UpdatePath }},
-	{Key: "server_fqdn", Flag: "--server-fqdn", Label: "Server FQDN",
+		text:     func(f *Facts) *string { return &f.UpdatePath },
+		validate: ifGiven(func(f Facts) string { return f.UpdatePath }, checkWindowsPath),
+		meaning: func(p Product, _ Edition, f Facts) string {
+			return given(f.UpdatePath, "The update installer on the server; -UpdatePath overrides it.",
+				fmt.Sprintf("Not given: the script runs %s from its own folder; -UpdatePath overrides it.", p.Installer))
+		}},
+	{Key: "server_fqdn", Flag: "--server-fqdn", Label: "Server FQDN", Kind: KindFQDN,
 		FlagHelp:     "FQDN of the server to patch: the script refuses to run on any other host.",
 		Variable:     "ExpectedServerFqdn",
 		VariableHelp: "The only host this script runs on (--server-fqdn); $null: any host.",
-		text:         func(f *Facts) *string { return &f.ServerFQDN }},
-	{Key: "update_sha256", Flag: "--update-sha256", Label: "Update SHA-256",
+		text:         func(f *Facts) *string { return &f.ServerFQDN },
+		validate:     ifGiven(func(f Facts) string { return f.ServerFQDN }, checkFQDN),
+		meaning: func(_ Product, _ Edition, f Facts) string {
+			return given(f.ServerFQDN, "The script refuses to run on any other host.", "Not given: the script runs on any host.")
+		}},
+	{Key: "update_sha256", Flag: "--update-sha256", Label: "Update SHA-256", Kind: KindSHA256,
 		FlagHelp:     "SHA-256 of the update installer (64 hexadecimal digits): the script refuses any other file.",
 		Variable:     "ExpectedSha256",
 		VariableHelp: "The installer's expected SHA-256 (--update-sha256); $null: not checked.",
-		text:         func(f *Facts) *string { return &f.UpdateSHA256 }},
-	{Key: "target_version", Flag: "--target-version", Label: "Target version",
+		text:         func(f *Facts) *string { return &f.UpdateSHA256 },
+		validate:     ifGiven(func(f Facts) string { return f.UpdateSHA256 }, checkSHA256),
+		meaning: func(_ Product, _ Edition, f Facts) string {
+			return given(f.UpdateSHA256, "The script refuses an installer with another SHA-256.", "Not given: the installer's SHA-256 is not checked.")
+		}},
+	{Key: "target_version", Flag: "--target-version", Label: "Target version", Kind: KindVersion,
 		FlagHelp:     "Core Components version the update brings (a.b.c.d): after the installer it must be reached; with -DatabaseOnly, a machine at it counts as updated.",
 		Variable:     "TargetVersion",
 		VariableHelp: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides.",
-		text:         func(f *Facts) *string { return &f.TargetVersion }},
+		text:         func(f *Facts) *string { return &f.TargetVersion },
+		validate:     ifGiven(func(f Facts) string { return f.TargetVersion }, checkVersion),
+		meaning: func(_ Product, _ Edition, f Facts) string {
+			return given(f.TargetVersion,
+				"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
+				"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done.")
+		}},
+}
+
+// ifGiven validates an optional fact with check when it is given.
+func ifGiven(value func(Facts) string, check func(string) string) func(Facts) string {
+	return func(f Facts) string {
+		if v := value(f); v != "" {
+			return check(v)
+		}
+		return ""
+	}
 }
 
 // utf8BOM starts a UTF-8 file that Notepad saved.
@@ -173,14 +270,14 @@ func DecodeFacts(data []byte) (Facts, []string, error) {
 			continue
 		}
 		want := jsontext.Kind('"')
-		if field.Bool {
+		if field.Kind == KindBool {
 			want = 't'
 		}
-		if kind := v.Kind(); kind != want && !(field.Bool && kind == 'f') {
+		if kind := v.Kind(); kind != want && !(field.Kind == KindBool && kind == 'f') {
 			ps = append(ps, Problem{Field: key, Message: fmt.Sprintf("got %s, allowed: %s", jsonKindName(kind), jsonKindName(want))})
 			continue
 		}
-		if field.Bool {
+		if field.Kind == KindBool {
 			f.CollocatedStores = v.Kind() == 't'
 			continue
 		}

@@ -191,10 +191,10 @@ func TestEngineFilesAreVerbatim(t *testing.T) {
 // TestScriptBudget: a reviewer reads the per-server part of every script
 // and the engine once per version. The per-server part (header to the
 // engine) is at most 300 lines. The whole script is held at its size
-// today, 80 KB and 1,340 lines, so that it only shrinks: the target is
+// today, 76 KB and 1,200 lines, so that it only shrinks: the target is
 // 60 KB and 1,000 lines (README, "What the script does at run time").
 func TestScriptBudget(t *testing.T) {
-	const maxBytes, maxLines, maxServerLines = 80 << 10, 1340, 300
+	const maxBytes, maxLines, maxServerLines = 76 << 10, 1200, 300
 	for name, f := range validCases(t) {
 		plan, err := BuildPlan(f)
 		if err != nil {

@@ -232,7 +232,7 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 
 // setCell sets one fact from a CSV cell.
 func setCell(f *Facts, field Field, cell string) error {
-	if !field.Bool {
+	if field.Kind != KindBool {
 		*field.text(f) = cell
 		return nil
 	}

@@ -134,6 +134,9 @@ type Check struct {
 	DatabaseOnly bool `json:"database_only"`
 	// OnlyDatabaseOnly is true when the check runs only with -DatabaseOnly.
 	OnlyDatabaseOnly bool `json:"only_database_only"`
+	// ReadsServer is true when the check judges what the read child
+	// reported: it is not run when that child failed.
+	ReadsServer bool `json:"reads_server"`
 }
 
 // Step is one unit of the procedure: a test of the desired state, the

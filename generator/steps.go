@@ -65,7 +65,7 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 				p.Module, p.ShellName, p.CoreComponents),
 			Test:   "Get-ServerStateProblem",
 			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from an already updated Front End Server of the pool."},
-		Check{ID: "database-scope", DocStep: 11, DatabaseOnly: true,
+		Check{ID: "database-scope", DocStep: 11, DatabaseOnly: true, ReadsServer: true,
 			Title:  "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with the version this machine expects, none newer than it.",
 			Test:   "Get-DatabaseScopeProblem",
 			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names."},
@@ -95,7 +95,7 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Test:   "Get-DatabaseOnlyEditionProblem",
 			Remedy: "Run the whole script on a Standard Edition server: it stops the services before doc step 11 and resumes after the installer."})
 	}
-	updated := Check{ID: "updated-machine", OnlyDatabaseOnly: true,
+	updated := Check{ID: "updated-machine", OnlyDatabaseOnly: true, ReadsServer: true,
 		Title: "With -DatabaseOnly: this machine is already updated: this installer's success is recorded here (by SHA-256).",
 		Test:  "Get-StaleMachineProblem",
 		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it). " +
@@ -105,7 +105,7 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 		updated.Remedy = "Run -DatabaseOnly from a machine the update was installed on: Test-CsDatabase takes the expected database versions from the machine that runs it."
 	}
 	return append(checks,
-		Check{ID: "not-mirrored", DatabaseOnly: true,
+		Check{ID: "not-mirrored", DatabaseOnly: true, ReadsServer: true,
 			Title: "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
 			Test:  "Get-MirrorProblem",
 			Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +

@@ -34,51 +34,20 @@ func (ps Problems) Error() string {
 // in the script is the second wall, not the first.
 func Validate(f Facts) Problems {
 	var ps Problems
-	add := func(field, format string, args ...any) {
-		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
-
-	if _, ok := LookupProduct(f.Product); !ok {
-		add("product", "%s; allowed: %s", describe(f.Product), strings.Join(ProductKeys(), ", "))
-	}
-
-	switch ed, ok := LookupEdition(f.Edition); {
-	case !ok:
-		add("edition", "%s; allowed: %s", describe(f.Edition), strings.Join(EditionKeys(), ", "))
-	case !ed.Enterprise:
-		if f.SQLServerFQDN != "" {
-			add("sql_server_fqdn", "not allowed with edition %s (a %s updates its local databases)", ed.Key, ed.Role)
-		}
-		if f.CollocatedStores {
-			add("collocated_stores", "not allowed with edition %s (it applies to an Enterprise Edition Back End only)", ed.Key)
-		}
-	case f.SQLServerFQDN == "":
-		add("sql_server_fqdn", "required with edition %s (the Back End SQL Server, e.g. sql01.contoso.com)", ed.Key)
-	default:
-		if msg := checkFQDN(f.SQLServerFQDN); msg != "" {
-			add("sql_server_fqdn", "%s", msg)
-		}
-	}
-
-	if f.UpdatePath != "" {
-		if msg := checkWindowsPath(f.UpdatePath); msg != "" {
-			add("update_path", "%s", msg)
-		}
-	}
-	if f.ServerFQDN != "" {
-		if msg := checkFQDN(f.ServerFQDN); msg != "" {
-			add("server_fqdn", "%s", msg)
-		}
-	}
-	if f.UpdateSHA256 != "" && !sha256Pattern.MatchString(f.UpdateSHA256) {
-		add("update_sha256", "%s; allowed: exactly 64 hexadecimal digits (the installer's SHA-256)", describe(f.UpdateSHA256))
-	}
-	if f.TargetVersion != "" {
-		if msg := checkVersion(f.TargetVersion); msg != "" {
-			add("target_version", "%s", msg)
+	for _, field := range Fields {
+		if msg := field.validate(f); msg != "" {
+			ps = append(ps, Problem{Field: field.Key, Message: msg})
 		}
 	}
 	return ps
+}
+
+// checkSHA256 accepts 64 hexadecimal digits.
+func checkSHA256(v string) string {
+	if !sha256Pattern.MatchString(v) {
+		return describe(v) + "; allowed: exactly 64 hexadecimal digits (the installer's SHA-256)"
+	}
+	return ""
 }
 
 // describe quotes a bad value for an error message, escaping anything a

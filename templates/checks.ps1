@@ -1,19 +1,18 @@
 
-# ---- Preflight checks (the $Checks table): each returns nothing when it passes, else the problem. ----
+# ---- Preflight checks, named by $Checks: each returns nothing when it passes, else the problem.
+# A check that reads the read child's report (ReadsServer) is not run when that child failed. ----
 
 function Get-ElevationProblem {
     $principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())
     if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) { 'This Windows PowerShell session is not elevated.' }
 }
 
-function Get-BitnessProblem {
-    if (-not [Environment]::Is64BitProcess) { 'This is a 32-bit Windows PowerShell.' }
-}
+function Get-BitnessProblem { if (-not [Environment]::Is64BitProcess) { 'This is a 32-bit Windows PowerShell.' } }
 
 function Get-PromptProblem {
-    # A session that cannot prompt would fail at the confirmation, after the checks. A remote
-    # session (Enter-PSSession) can prompt, though its process is not interactive; so can one
-    # started without -NonInteractive (or a prefix of it) before -File or -Command.
+    # A session that cannot prompt would fail at the confirmation. A remote session can prompt,
+    # though its process is not interactive; so can one started without -NonInteractive (or a
+    # prefix of it) before -File or -Command.
     if ($NoPrompt -or $WhatIfPreference) { return }
     $nonInteractive = -not [Environment]::UserInteractive -and $Host.Name -ne 'ServerRemoteHost'
     foreach ($argument in @([Environment]::GetCommandLineArgs() | Select-Object -Skip 1)) {
@@ -42,8 +41,7 @@ function Get-MembershipProblem {
     $principal = New-Object Security.Principal.WindowsPrincipal($identity)
     foreach ($group in @('CSAdministrator', 'RTCUniversalServerAdmins')) {
         try {
-            $sid = (New-Object Security.Principal.NTAccount($group)).Translate([Security.Principal.SecurityIdentifier])
-            if ($principal.IsInRole($sid)) { return }
+            if ($principal.IsInRole((New-Object Security.Principal.NTAccount($group)).Translate([Security.Principal.SecurityIdentifier]))) { return }
         } catch {
             Write-Verbose ('Cannot resolve the group ' + $group + ': ' + $_.Exception.Message)
         }
@@ -60,9 +58,7 @@ function Get-InstallerProblem {
 function Get-W3svcDependentProblem {
     # A run that resumes after the installer does not stop W3SVC.
     if ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (Test-InstallRecord)) { return }
-    $service = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
-    if (-not $service) { return }
-    $running = @($service.DependentServices | Where-Object { [string]$_.Status -ne 'Stopped' })
+    $running = @(Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue | ForEach-Object { $_.DependentServices } | Where-Object { [string]$_.Status -ne 'Stopped' })
     if ($running.Count -gt 0) { 'These services depend on W3SVC and are running: ' + (($running | ForEach-Object { $_.Name }) -join ', ') + '.' }
 }
 
@@ -73,14 +69,14 @@ function Get-PendingRebootProblem {
 
 function Get-OpenShellProblem {
     # This very process counts too: the script may have been started from a Management Shell.
-    $own = @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -like 'Microsoft.Rtc.Management*' })
-    if ($own.Count -gt 0) { return 'This Windows PowerShell has loaded the Management Shell''s assemblies: run the script from a new, plain Windows PowerShell.' }
+    if (@([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -like 'Microsoft.Rtc.Management*' }).Count -gt 0) {
+        return 'This Windows PowerShell has loaded the Management Shell''s assemblies: run the script from a new, plain Windows PowerShell.'
+    }
     $holders = @(Get-ShellHolder)
     if ($holders.Count -gt 0) { 'These processes hold the Management Shell or its assemblies: ' + (($holders | ForEach-Object { [string]$_.Id + ' ' + $_.ProcessName }) -join ', ') + '.' }
 }
 
 function Get-SqlServerProblem {
-    if (-not $SqlServerFqdn) { return }
     try { [void][System.Net.Dns]::GetHostAddresses($SqlServerFqdn) } catch { $SqlServerFqdn + ' does not resolve: ' + $_.Exception.Message }
 }
 
@@ -100,14 +96,8 @@ function Get-ServerStateProblem {
     Write-Status ('  ' + $CoreComponentsName + ': ' + [string](Get-CoreVersion))
 }
 
-function Test-ServerRead {
-    # The checks that use what the read child reported need it to have run.
-    $null -ne $script:ServerState -and @(Get-Reported 'failed').Count -eq 0
-}
-
 function Get-DatabaseScopeProblem {
     # Doc step 11 must find its databases, or the window would end in a failed step 11.
-    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
     $owned = @(Get-DatabaseState -Owned)
     if ($owned.Count -eq 0) { return ('Test-CsDatabase reports no database on ' + $DatabaseServer + ' (' + @(Get-DatabaseState).Count + ' databases in all).') }
     $unknown = @($owned | Where-Object { -not $_.ExpectedVersion })
@@ -117,8 +107,7 @@ function Get-DatabaseScopeProblem {
     }
     # A machine whose binaries are older than the databases would "update" them backwards.
     $newer = @($owned | Where-Object {
-        $installed = $null
-        $expected = $null
+        $installed = $expected = $null
         [Version]::TryParse($_.InstalledVersion, [ref]$installed) -and [Version]::TryParse($_.ExpectedVersion, [ref]$expected) -and $installed -gt $expected
     })
     if ($newer.Count -gt 0) {
@@ -130,21 +119,19 @@ function Get-FrontEndProblem {
     # RTCSRV, the Front-End service, is on Front End and Standard Edition servers, never on a
     # Back End: as the module lists it, or as Windows does (the module's list comes from the
     # topology, which may not read).
-    $listed = @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' }).Count -gt 0
-    if ($listed -or $null -ne (Get-Service -Name 'RTCSRV' -ErrorAction SilentlyContinue)) {
+    if (@(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' }).Count -gt 0 -or (Get-Service -Name 'RTCSRV' -ErrorAction SilentlyContinue)) {
         'This server has the Front-End service (RTCSRV): it is a Front End Server, which this procedure must not stop.'
     }
 }
 
 function Get-ServerIdentityProblem {
-    if ($HostFqdn -eq $ExpectedServerFqdn) { return }
-    if ($DatabaseOnly -and $SqlServerFqdn) {
-        if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
-        # An Enterprise Back End's database step runs from a Front End of a pool homed on it.
-        if (@(Get-Reported 'pool' | Where-Object { $_.UserDatabaseServer -eq $SqlServerFqdn }).Count -gt 0) { return }
-        return ('This server is ' + $HostFqdn + ', not ' + $ExpectedServerFqdn + ', nor a Front End Server of a pool whose user database is on ' + $SqlServerFqdn + '.')
-    }
-    'This server is ' + $HostFqdn + ', not ' + $ExpectedServerFqdn + '.'
+    # With -DatabaseOnly, an Enterprise Back End's database step runs from a Front End Server
+    # of a pool homed on it.
+    $homed = $DatabaseOnly -and $SqlServerFqdn -and @(Get-Reported 'pool' | Where-Object { $_.UserDatabaseServer -eq $SqlServerFqdn }).Count -gt 0
+    if ($HostFqdn -eq $ExpectedServerFqdn -or $homed) { return }
+    $problem = 'This server is ' + $HostFqdn + ', not ' + $ExpectedServerFqdn
+    if ($DatabaseOnly -and $SqlServerFqdn) { $problem = $problem + ', nor a Front End Server of a pool whose user database is on ' + $SqlServerFqdn }
+    $problem + '.'
 }
 
 function Get-DatabaseOnlyEditionProblem {
@@ -153,19 +140,17 @@ function Get-DatabaseOnlyEditionProblem {
 
 function Get-MirrorProblem {
     # Install-CsDatabase -Update cannot update mirrored databases.
-    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
     $mirrored = @(Get-DatabaseState -Owned | Where-Object { $_.MirrorSqlServerFqdn })
     if ($mirrored.Count -gt 0) { 'These databases are mirrored: ' + (($mirrored | ForEach-Object { $_.DatabaseName + ' (mirror on ' + $_.MirrorSqlServerFqdn + ')' }) -join ', ') + '.' }
 }
 
 function Get-StaleMachineProblem {
     # Test-CsDatabase takes the versions it expects from the machine that runs it.
-    if (-not (Test-ServerRead)) { return 'Not checked: the Management Shell check failed.' }
     $version = Get-CoreVersion
-    if ($TargetVersion) {
-        if ($version -and $version -ge [Version]$TargetVersion) { return }
+    if ($TargetVersion -and -not ($version -and $version -ge [Version]$TargetVersion)) {
         return ('This machine is not updated: ' + $CoreComponentsName + ' is at ' + [string]$version + ', below ' + $TargetVersion + '.')
     }
-    if ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (-not $ExpectedSha256 -or (Open-Installer) -eq $ExpectedSha256) -and (Test-InstallRecord)) { return }
-    'This machine is not updated: no success of this installer is recorded here.'
+    if (-not $TargetVersion -and -not ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (-not $ExpectedSha256 -or (Open-Installer) -eq $ExpectedSha256) -and (Test-InstallRecord))) {
+        'This machine is not updated: no success of this installer is recorded here.'
+    }
 }

@@ -1,5 +1,6 @@
 
-# ---- The update installer (doc step 7), run in this process. ----
+# ---- The update installer (doc step 7), run in this process; its success is recorded under
+# HKLM:\SOFTWARE\sfbpatch\InstalledUpdates by the installer's SHA-256. ----
 
 $InstallRecordKey = 'HKLM:\SOFTWARE\sfbpatch\InstalledUpdates'
 
@@ -13,9 +14,7 @@ function Invoke-UpdateInstaller {
     $info.Arguments = $ArgumentList -join ' '
     $info.WorkingDirectory = [System.IO.Path]::GetDirectoryName($LiteralPath)
     $info.UseShellExecute = $false
-    $info.RedirectStandardOutput = $true
-    $info.RedirectStandardError = $true
-    $global:LASTEXITCODE = $null
+    $info.RedirectStandardOutput = $info.RedirectStandardError = $true
     try { $process = [System.Diagnostics.Process]::Start($info) } catch { throw ('The installer did not start: ' + $_.Exception.Message) }
     $script:InstallerRan = $true
     # Standard error is read on the side, so that neither stream can fill up and stall the installer.
@@ -41,13 +40,11 @@ function Open-Installer {
 }
 
 function Test-InstallRecord {
-    # The evidence that doc step 7 is done: this very installer (by SHA-256) succeeded here.
     $record = Get-ItemProperty -LiteralPath $InstallRecordKey -ErrorAction SilentlyContinue
     [bool]($record -and $record.PSObject.Properties[(Open-Installer)])
 }
 
 function Remove-InstallRecord {
-    # The next run installs again: the installed version did not reach the target.
     Remove-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
 }
 
@@ -55,55 +52,42 @@ function Test-InstallResult {
     # Windows Installer's codes: 0 success, 3010 success with a reboot needed, 1641 success
     # with a reboot already started. The installer's success line reads "SUCCESS:
     # Successfully installed all applicable MSPs."; upper case marks its verdicts.
+    $script:Detail = ''
     $failed = @($script:LastOutput | Where-Object { $_ -cmatch '^\s*(ERROR|FAILURE|FAILED)\b' })
-    if ($failed.Count -gt 0) {
-        Write-Status ('  the installer reported: ' + ($failed -join ' '))
-        return $false
-    }
-    if (@(0, 1641, 3010) -notcontains $script:LastExit) {
-        Write-Status ('  exit code ' + $script:LastExit + ' is not a success')
-        return $false
-    }
-    if ($script:LastExit -eq 3010) { $script:RebootRequired = $true }
-    if ($script:LastExit -eq 1641) { $script:RebootUnderWay = $true }
+    if ($failed.Count -gt 0) { $script:Detail = 'the installer reported: ' + ($failed -join ' ') }
+    if (@(0, 1641, 3010) -notcontains $script:LastExit) { $script:Detail = 'exit code ' + $script:LastExit + ' is not a success' }
+    if ($script:Detail) { return $false }
+    $script:RebootRequired = $script:LastExit -eq 3010
+    $script:RebootUnderWay = $script:LastExit -eq 1641
     if (@($script:LastOutput | Where-Object { $_ -cmatch '^\s*SUCCESS: ' }).Count -eq 0) {
         # Without its own word for it, the success is not recorded: the next run installs again.
         Write-Warning 'The installer printed no SUCCESS line: its success is not recorded, and a later run installs again (harmless). Read its logs in its folder.'
-        return $true
+    } else {
+        if (-not (Test-Path -LiteralPath $InstallRecordKey)) { New-Item -Path $InstallRecordKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
+        New-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
     }
-    if (-not (Test-Path -LiteralPath $InstallRecordKey)) { New-Item -Path $InstallRecordKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
-    New-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
     $true
 }
 
 function Get-PendingRebootMarker {
     # The three markers Windows leaves when a reboot is pending. PendingFileRenameOperations
     # is a value, not a key: Test-Path cannot see it.
-    if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
-        'Component Based Servicing\RebootPending'
-    }
-    if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
-        'WindowsUpdate\Auto Update\RebootRequired'
+    foreach ($key in @('Component Based Servicing\RebootPending', 'WindowsUpdate\Auto Update\RebootRequired')) {
+        if (Test-Path -LiteralPath ('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\' + $key)) { $key }
     }
     $sessionManager = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -ErrorAction SilentlyContinue
-    if ($sessionManager -and $sessionManager.PSObject.Properties['PendingFileRenameOperations']) {
-        'Session Manager\PendingFileRenameOperations'
-    }
+    if ($sessionManager -and $sessionManager.PSObject.Properties['PendingFileRenameOperations']) { 'Session Manager\PendingFileRenameOperations' }
 }
 
 function Get-ShellHolder {
     # Doc step 6: a PowerShell host that loaded the Management Shell's assemblies keeps the
     # installer from replacing them. Only PowerShell hosts count: the product's own services
     # and IIS load them too, and the steps stop those.
-    foreach ($process in @(Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue)) {
-        if ($process.Id -eq $PID) { continue }
-        $holds = $false
+    foreach ($process in @(Get-Process -Name 'powershell', 'powershell_ise', 'pwsh', 'wsmprovhost' -ErrorAction SilentlyContinue | Where-Object { $_.Id -ne $PID })) {
         try {
-            if ([string]$process.MainWindowTitle -like ('*' + $ShellName + '*')) { $holds = $true }
-            foreach ($module in @($process.Modules)) {
-                if ($module.ModuleName -like 'Microsoft.Rtc.Management*') { $holds = $true }
-            }
+            $holds = [string]$process.MainWindowTitle -like ('*' + $ShellName + '*') -or @($process.Modules | Where-Object { $_.ModuleName -like 'Microsoft.Rtc.Management*' }).Count -gt 0
         } catch {
+            $holds = $false
             Write-Verbose ('Cannot inspect process ' + $process.Id + ': ' + $_.Exception.Message)
         }
         if ($holds) { $process }

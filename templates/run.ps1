@@ -9,7 +9,11 @@ function Invoke-Preflight {
         if ($check.DocStep) { $label = 'Preflight (doc step ' + $check.DocStep + ')' }
         $started = Get-Date
         Write-Status ($label + ': ' + $check.Title)
-        try { $problem = & $check.Test } catch { $problem = $_.Exception.Message }
+        if ($check.ReadsServer -and ($null -eq $script:ServerState -or @(Get-Reported 'failed').Count -gt 0)) {
+            $problem = 'Not checked: the Management Shell check failed.'
+        } else {
+            try { $problem = & $check.Test } catch { $problem = $_.Exception.Message }
+        }
         $result = 'Passed'
         if ($problem -and (Test-Switch $check.Override)) {
             Write-Warning ($problem + ' Going on because of -' + $check.Override + '.')

@@ -279,8 +279,8 @@ func TestCLIShowsNamesEscaped(t *testing.T) {
 func TestTextFlags(t *testing.T) {
 	flags := (&generateCmd{}).textFlags()
 	for _, field := range generator.Fields {
-		if _, ok := flags[field.Key]; ok == field.Bool {
-			t.Errorf("%s: in textFlags: %v, a text fact: %v", field.Key, ok, !field.Bool)
+		if _, ok := flags[field.Key]; ok == (field.Kind == generator.KindBool) {
+			t.Errorf("%s: in textFlags: %v, a text fact: %v", field.Key, ok, field.Kind != generator.KindBool)
 		}
 		delete(flags, field.Key)
 	}
