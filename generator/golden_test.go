@@ -162,14 +162,7 @@ func TestEngineFilesAreVerbatim(t *testing.T) {
 		t.Errorf("templates.EngineFiles and the .ps1 files of templates/ differ (-EngineFiles +files):\n%s", diff)
 	}
 	for name, f := range validCases(t) {
-		plan, err := BuildPlan(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		script, err := RenderScript(plan, Options{Version: testVersion})
-		if err != nil {
-			t.Fatal(err)
-		}
+		script := generate(t, f, FormatScript)
 		last := -1
 		for _, file := range templates.EngineFiles {
 			text, err := fs.ReadFile(templates.FS, file)
@@ -196,14 +189,7 @@ func TestEngineFilesAreVerbatim(t *testing.T) {
 func TestScriptBudget(t *testing.T) {
 	const maxBytes, maxLines, maxServerLines = 76 << 10, 1200, 300
 	for name, f := range validCases(t) {
-		plan, err := BuildPlan(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		script, err := RenderScript(plan, Options{Version: testVersion})
-		if err != nil {
-			t.Fatal(err)
-		}
+		script := generate(t, f, FormatScript)
 		lines := bytes.Count(script, []byte("\n"))
 		serverLines := lines - bytes.Count(engine, []byte("\n"))
 		if len(script) > maxBytes || lines > maxLines || serverLines > maxServerLines {

@@ -226,7 +226,6 @@ func isDocCommand(name string) bool {
 // stepEntry is one `$Procedure += @{ ... }` of the script: the step
 // table's entry, which the engine runs in source order.
 type stepEntry struct {
-	span      pscheck.Span
 	id, shell string
 	action    pscheck.Span // the script block of its Action key, or empty
 }
@@ -245,7 +244,7 @@ func procedureEntries(s *pscheck.Script) []stepEntry {
 			continue
 		}
 		text := s.Text(a.ValueSpan)
-		e := stepEntry{span: a.ValueSpan}
+		var e stepEntry
 		if m := entryID.FindStringSubmatch(text); m != nil {
 			e.id = m[1]
 		}

@@ -138,7 +138,6 @@ type scriptView struct {
 	UnattendedCommandLine string
 	RunSet                string
 	LanguageRemedy        string
-	ImportCommand         string
 	// DatabaseServerIsFact is true when the SQL Server of step 11 is a
 	// fact variable; otherwise the engine takes this computer's FQDN.
 	DatabaseServerIsFact bool
@@ -178,7 +177,6 @@ const LanguageRemedy = "under AppLocker or WDAC script enforcement, only script 
 
 func newScriptView(p Plan) scriptView {
 	v := scriptView{Plan: p, UnattendedCommandLine: UnattendedCommandLine, RunSet: ParameterSetRun, LanguageRemedy: LanguageRemedy,
-		ImportCommand:        "Import-Module -Name " + PSQuote(p.Product.Module),
 		DatabaseServerIsFact: slices.ContainsFunc(p.Variables, func(v Variable) bool { return v.Name == p.Database.Server })}
 	for _, s := range p.Steps {
 		sv := stepView{Step: s}
