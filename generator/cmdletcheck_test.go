@@ -22,6 +22,10 @@ import (
 // and cmdlets.json (the project's own, for cmdlets the shared one lacks).
 const cmdletTablesDir = "../testdata/cmdlets"
 
+// sharedCmdletTable is the table reference.json copies, beside the
+// project's clone; a machine without it uses the copy.
+const sharedCmdletTable = "../../shared/reference/cmdlets/cmdlets.json"
+
 // cmdletTable is the shape of both tables, without the fields the check
 // does not read (mandatory: the pipeline may bind a mandatory parameter).
 type cmdletTable struct {
@@ -121,6 +125,10 @@ func loadCmdletReference(t *testing.T) *cmdletReference {
 		}
 		if file == "reference.json" {
 			shared = table
+			// The copy stays the shared table itself, where that is on the machine.
+			if original, err := os.ReadFile(sharedCmdletTable); err == nil && !bytes.Equal(original, data) {
+				t.Errorf("%s differs from %s: copy it again", path, sharedCmdletTable)
+			}
 		}
 	}
 	for _, name := range shared.CommonParameters {
