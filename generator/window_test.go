@@ -8,7 +8,7 @@ import (
 // TestWindowHoldsOnlyTheDocumentedWork holds every variant's downtime
 // window to DESIGN.md: at most two children that import the module, at
 // most one prompt, no hash and no version read; it starts with the
-// phase-a child and ends with the command that ends the downtime.
+// child of the stop phase and ends with the command that ends the downtime.
 func TestWindowHoldsOnlyTheDocumentedWork(t *testing.T) {
 	for name, f := range validCases(t) {
 		plan, err := BuildPlan(f)
