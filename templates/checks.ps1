@@ -55,9 +55,13 @@ function Get-InstallerProblem {
     if ($ExpectedSha256 -and $actual -ne $ExpectedSha256) { 'The SHA-256 of ' + $UpdatePath + ' is ' + $actual + ', not ' + $ExpectedSha256 + '.' }
 }
 
+function Test-ResumesAfterInstaller {
+    # A run that resumes after the installer neither stops W3SVC nor runs the installer.
+    (Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (Test-InstallRecord)
+}
+
 function Get-W3svcDependentProblem {
-    # A run that resumes after the installer does not stop W3SVC.
-    if ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (Test-InstallRecord)) { return }
+    if (Test-ResumesAfterInstaller) { return }
     $running = @(Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue | ForEach-Object { $_.DependentServices } | Where-Object { [string]$_.Status -ne 'Stopped' })
     if ($running.Count -gt 0) { 'These services depend on W3SVC and are running: ' + (($running | ForEach-Object { $_.Name }) -join ', ') + '.' }
 }
@@ -69,6 +73,7 @@ function Get-PendingRebootProblem {
 
 function Get-OpenShellProblem {
     # This very process counts too: the script may have been started from a Management Shell.
+    if (Test-ResumesAfterInstaller) { return }
     if (@([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -like 'Microsoft.Rtc.Management*' }).Count -gt 0) {
         return 'This Windows PowerShell has loaded the Management Shell''s assemblies: run the script from a new, plain Windows PowerShell.'
     }

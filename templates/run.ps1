@@ -84,7 +84,7 @@ function Invoke-Procedure {
         $step = $Steps[$i]
         $started = Get-Date
         if (-not $step.Shell) {
-            try { Add-StepResult $step (Invoke-Step $step) $started } catch { Add-StepResult $step 'FAILED' $started; throw }
+            try { Add-StepResult $step (Invoke-Step $step) $started } catch { Add-StepResult $step ('FAILED (' + $_.Exception.Message + ')') $started; throw }
             $i++
             continue
         }

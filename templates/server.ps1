@@ -141,7 +141,8 @@ function Save-RunningBefore {
         $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ -and $present -contains $_ })
         $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
     } else {
-        $script:RunningBefore = @(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+        # The names the module listed, their state now from the Service Control Manager.
+        $script:RunningBefore = @(Get-CsServiceState | ForEach-Object { $_.Name } | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -eq 'Running' })
         $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
         $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
         if (-not (Test-Path -LiteralPath $RunStateKey)) { New-Item -Path $RunStateKey -Force -Confirm:$false -WhatIf:$false | Out-Null }

@@ -59,6 +59,7 @@ function Enter-Step {
     param([hashtable]$Step)
     $script:CurrentStep = $Step.Label + ': ' + $Step.Title
     $script:CurrentRemedy = $Step.OnFailure
+    if ($Step.DatabaseStep) { $script:CurrentRemedy = $script:CurrentRemedy + ' Report: ' + $DatabaseReport }
 }
 
 function Show-Summary {
