@@ -172,7 +172,7 @@ func (v scriptView) CommaAfterParameter(i int) bool { return i < len(v.Parameter
 
 // LanguageRemedy is what the script says when it runs in another language
 // mode than FullLanguage.
-const LanguageRemedy = "under AppLocker or WDAC script enforcement, only script files the policy allows run in FullLanguage. " +
+const LanguageRemedy = "Under AppLocker or WDAC script enforcement, only script files the policy allows run in FullLanguage. " +
 	"Sign this file (Set-AuthenticodeSignature) with a certificate the policy trusts, or allow it by publisher or by hash, then run it again. Nothing was changed."
 
 func newScriptView(p Plan) scriptView {
