@@ -50,7 +50,9 @@ func planOf(f Facts) Plan {
 		}
 	}
 	plan.Children = children
-	plan.Window = window(plan.Steps, plan.Database)
+	plan.Window = window(plan.Steps)
+	plan.Recovery = recovery
+	plan.Resume = resumeCases(plan.Steps)
 	return plan
 }
 
@@ -142,16 +144,41 @@ func parameters(p Product, f Facts) []Parameter {
 		{Name: "IgnorePendingReboot", Type: "switch", Help: "Runs even though Windows reports a pending reboot."},
 		{Name: "LeaveServicesStopped", Type: "switch", Help: "When a step fails, leaves the services stopped instead of starting again those that were running."},
 		{Name: "SkipStartServices", Type: "switch", Help: "Leaves the Skype for Business or Lync services stopped after step 11 (the start is a step beyond the doc)."},
+		{Name: "InstallerTimeoutMinutes", Type: "int", Default: strconv.Itoa(installerMinutes), Range: []int{1, 1440},
+			Help: fmt.Sprintf("Bound on the wait for the update installer, in minutes (default %d). At the bound the installer is left running, never stopped, and the run ends with exit code 6.", installerMinutes)},
+		{Name: "ShellTimeoutMinutes", Type: "int", Default: strconv.Itoa(shellMinutes), Range: []int{1, 1440},
+			Help: fmt.Sprintf("Bound on the wait for each fresh Windows PowerShell the script starts (its Install-CsDatabase included), in minutes (default %d). At the bound it is left running and the run ends with exit code 6.", shellMinutes)},
+		{Name: "RecoveryTask", Type: "switch", Help: "Registers the recovery task for an interactive run too (-Unattended always does): a task of SYSTEM that starts again what was running if the run ends without doing so."},
 		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), from an already updated Front End Server: for a dedicated SQL Back End without Skype for Business components. Refused on a machine the update is not installed on."},
 	}
 	for i := range params {
 		params[i].Set = ParameterSetRun
 	}
 	return append(params,
-		Parameter{Name: "Phase", Type: "string", Set: ParameterSetPhase, Choices: phases, Mandatory: true,
-			Help: "Internal: the script starts itself with it in a fresh Windows PowerShell (powershell.exe -File), to run the product's cmdlets there. Not for the operator."},
+		Parameter{Name: "Phase", Type: "string", Set: ParameterSetPhase, Choices: append(phases, recovery.Phase), Mandatory: true,
+			Help: "Internal: the script starts itself with it in a fresh Windows PowerShell (powershell.exe -File), to run the product's cmdlets there; the recovery task starts it with " + recovery.Phase + ". Not for the operator."},
 		Parameter{Name: "RunFolder", Type: "string", Set: ParameterSetPhase,
 			Help: "Internal: with -Phase, the folder of the run (Administrators and SYSTEM only) that holds the child's request and its results. Not for the operator."})
+}
+
+// The default bounds of the script's waits, in minutes: a cumulative update
+// installer takes tens of minutes; a child runs Stop-CsWindowsService,
+// Install-CsDatabase and the start of the services.
+const installerMinutes, shellMinutes = 120, 60
+
+// recovery is the recovery task every unattended run registers.
+var recovery = Recovery{
+	Phase:    "recover",
+	TaskName: "sfbpatch-recovery",
+	LockName: `Global\sfbpatch`,
+	Account:  "SYSTEM",
+	EventID:  1001,
+	Copy:     `$env:ProgramFiles\sfbpatch\sfbpatch-recovery.ps1`,
+	Trigger: "From the end of the run's bounds (two children's -ShellTimeoutMinutes, -InstallerTimeoutMinutes and 15 minutes after its registration), every 15 minutes for a day; " +
+		"removed by the run when it ends (kept when the run ended at a bound), or by itself once it has acted.",
+	Restores: `While no run holds the machine's mutex and neither the installer nor the child the run recorded still runs: starts again, through the Service Control Manager, the services (and W3SVC) that HKLM:\SOFTWARE\sfbpatch\RunState records as running before the first stop, ` +
+		"writes an event (Application log, source sfbpatch) and removes itself. It runs a copy of the script in a folder only Administrators and SYSTEM can open, checked by SHA-256 against the run's record.",
+	Description: "sfbpatch: starts again the Skype for Business or Lync services and W3SVC if a run ended without doing so. Removed when the run ends.",
 }
 
 var exitCodes = []ExitCode{
@@ -160,5 +187,9 @@ var exitCodes = []ExitCode{
 	{Code: 2, Name: "restored", Meaning: "A step failed once the window had begun (a change may have been made); the services that were running before the run are running again."},
 	{Code: 3, Name: "manual-action", Meaning: "A step failed and services that were running before the run are not running again (starting them failed, or -LeaveServicesStopped): manual action needed, listed."},
 	{Code: 4, Name: "reboot-under-way", Meaning: "Not finished: the installer started a reboot of Windows (its exit code 1641). Run the script again after the reboot: it resumes after the installer."},
+	{Code: 5, Name: "busy", Meaning: "Nothing was changed: another run of the script holds this server (its process and start time are named)."},
+	{Code: 6, Name: "still-running", Meaning: "The installer or a fresh Windows PowerShell (Install-CsDatabase) was still running at its bound: it was left running, and so were the services as they were. Wait until it ends, then run the script again; the recovery task, if registered, starts the services again once it has ended."},
+	{Code: 7, Name: "left-down", Meaning: "A preflight check failed and this run changed nothing, but an earlier run left services stopped (named): fix the problem and run the script again, or start them by hand."},
+	{Code: 8, Name: "databases-disagree", Meaning: "Done, but after Install-CsDatabase succeeded Test-CsDatabase does not report every database it updates current: the warning names them. A later run does not stop the services again for them."},
 	{Code: 3010, Name: "reboot-required", Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
 }

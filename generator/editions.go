@@ -42,7 +42,8 @@ var editions = []Edition{
 			// database a Standard Edition server uses, remote ones included, so
 			// its rows are narrowed to this server's own SQL instance.
 			Database: Database{TestCommand: "Test-CsDatabase -LocalService", Server: "HostFqdn",
-				Scope: "the databases on this server's own SQL Server instance"},
+				Scope:        "the databases on this server's own SQL Server instance",
+				OthersRemedy: "it is on another server, whose own procedure updates it."},
 		}},
 		WarnMessage:   "Downtime has reached %[1]d minutes: %[3]d minutes of the %[2]d-minute budget remain. Users homed on this Standard Edition server have been without service since the services stopped.",
 		BudgetMessage: "Downtime has reached %[2]d minutes: users homed on this Standard Edition server have been without service since the services stopped; they return when the services run again.",
@@ -54,14 +55,18 @@ var editions = []Edition{
 				Command: "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
 				Why:     "An Enterprise Edition Back End without collocated Archiving or Monitoring databases.",
 				Database: Database{TestCommand: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
-					Server: "SqlServerFqdn", Scope: "the databases on $SqlServerFqdn"},
+					Server: "SqlServerFqdn", Scope: "the databases on $SqlServerFqdn",
+					OthersRemedy: "it is on another SQL Server, which the procedure of the pools that use it updates."},
 			},
 			{
 				Command: "Install-CsDatabase -Update -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn -ExcludeCollocatedStores",
 				Why:     "An Enterprise Edition Back End with Archiving or Monitoring databases on the same SQL Server: -ExcludeCollocatedStores.",
 				Database: Database{TestCommand: "Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn",
 					Server: "SqlServerFqdn", Excluded: collocatedStores,
-					Scope: "the databases on $SqlServerFqdn except the collocated Archiving and Monitoring databases LcsLog, LcsCDR and QoEMetrics"},
+					Scope: "the databases on $SqlServerFqdn except the collocated Archiving and Monitoring databases LcsLog, LcsCDR and QoEMetrics",
+					OthersRemedy: "if it is a collocated Archiving (LcsLog) or Monitoring (LcsCDR, QoEMetrics) database, which this script takes -ExcludeCollocatedStores to leave alone (the reference does not say which databases it leaves), " +
+						"update it by its store with Install-CsDatabase's ByDatabase form: Install-CsDatabase -Update -DatabaseType <Archiving or Monitoring> -SqlServerFqdn $SqlServerFqdn -SqlInstanceName <its instance>; " +
+						"a database on another SQL Server is updated by the procedure of the pools that use it."},
 			},
 		},
 		WarnMessage:   "Downtime has reached %[1]d minutes: %[3]d minutes remain before users of the pool may go into resiliency mode.",

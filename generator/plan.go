@@ -36,6 +36,12 @@ type Plan struct {
 	Parameters []Parameter `json:"parameters"`
 	// ExitCodes are the script's exit codes.
 	ExitCodes []ExitCode `json:"exit_codes"`
+	// Recovery is the task that restores the services if a run ends
+	// without doing so.
+	Recovery Recovery `json:"recovery"`
+	// Resume says, for each outcome an earlier run can leave, what a new
+	// run does and whether it stops the services.
+	Resume []ResumeCase `json:"resume"`
 	// Variables are the script-level variables that carry the facts: each
 	// fact reaches the script once, as one quoted literal.
 	Variables []Variable `json:"variables"`
@@ -63,6 +69,9 @@ type Database struct {
 	Excluded []string `json:"excluded_databases,omitempty"`
 	// Scope says in words which rows step 11 owns.
 	Scope string `json:"scope"`
+	// OthersRemedy says how the databases step 11 does not update are
+	// updated, for the warning about one that is not current.
+	OthersRemedy string `json:"others_remedy"`
 }
 
 // Child is one start of a fresh Windows PowerShell that runs the script
@@ -197,6 +206,9 @@ type Step struct {
 	SkipSwitch string `json:"skip_switch,omitempty"`
 	// OnFailure says what happens and what to do when the step fails.
 	OnFailure string `json:"on_failure"`
+	// Evidence is what marks the step done, for this run and for a
+	// later one.
+	Evidence string `json:"evidence"`
 }
 
 // Probe is a PowerShell expression that returns $true when the state it
@@ -232,6 +244,8 @@ type Parameter struct {
 	Default string   `json:"default,omitempty"`
 	Set     string   `json:"set"`
 	Choices []string `json:"choices,omitempty"`
+	// Range is the lowest and highest value of an int parameter.
+	Range []int `json:"range,omitempty"`
 	// Mandatory is true for a parameter its set cannot do without.
 	Mandatory bool   `json:"mandatory"`
 	Help      string `json:"help"`
@@ -242,6 +256,37 @@ const (
 	ParameterSetRun   = "Run"
 	ParameterSetPhase = "Phase"
 )
+
+// Recovery is the one-shot task of SYSTEM that an unattended run (or one
+// with -RecoveryTask) registers before its first stop.
+type Recovery struct {
+	// Phase is the -Phase the task starts the script's copy with.
+	Phase    string `json:"phase"`
+	TaskName string `json:"task_name"`
+	// LockName is the machine-wide mutex a run holds, and the task too.
+	LockName string `json:"lock_name"`
+	Account  string `json:"account"`
+	EventID  int    `json:"event_id"`
+	// Copy is where the task's copy of the script lives.
+	Copy        string `json:"copy"`
+	Trigger     string `json:"trigger"`
+	Restores    string `json:"restores"`
+	Description string `json:"description"`
+}
+
+// ResumeCase is one outcome an earlier run can leave: whether the
+// installer's success is recorded, whether Install-CsDatabase's is, and
+// whether the services it stopped run again. Runs are the IDs of the steps
+// a new run carries out; StopsServices is true when one of them stops a
+// service.
+type ResumeCase struct {
+	InstallerDone bool     `json:"installer_done"`
+	DatabasesDone bool     `json:"databases_done"`
+	ServicesBack  bool     `json:"services_back"`
+	Runs          []string `json:"runs"`
+	StopsServices bool     `json:"stops_services"`
+	Why           string   `json:"why"`
+}
 
 // ExitCode is one exit code of the generated script. Name is how the
 // script template refers to it.

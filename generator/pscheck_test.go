@@ -140,33 +140,54 @@ func TestGeneratedScripts(t *testing.T) {
 // launcherProblems checks that one function starts child Windows
 // PowerShells, Invoke-ScriptPhase, and that it starts this very file with
 // -File (one signature, one AppLocker or WDAC rule), with no encoded
-// command and no execution policy of its own.
+// command and no execution policy of its own: no command starts a process
+// directly, Start-WatchedProcess (the one .NET Process.Start) is called
+// only for the installer and by the launcher, and the launcher's command
+// line is Get-PhaseArguments', which names the file and its parameters.
 func launcherProblems(s *pscheck.Script) []string {
 	var problems []string
-	launches := 0
+	starts := map[string]int{}
 	for _, c := range s.Commands {
 		if strings.EqualFold(c.Name, "Start-Process") || strings.EqualFold(c.Name, "Start-Job") || powershellName.MatchString(c.Name) {
-			if c.Function != generator.ChildLauncher {
-				problems = append(problems, fmt.Sprintf("line %d: %s starts a process outside %s", c.Line, c.Name, generator.ChildLauncher))
+			problems = append(problems, fmt.Sprintf("line %d: %s starts a process outside Start-WatchedProcess", c.Line, c.Name))
+		}
+		if c.Name != "Start-WatchedProcess" {
+			continue
+		}
+		starts[c.Function]++
+		switch {
+		case c.Function == generator.ChildLauncher:
+			if k := slices.Index(c.Elements, "-FilePath"); k < 0 || c.Elements[k+1] != "$powershell" ||
+				!slices.Contains(c.Elements, "(Get-PhaseArguments -File $ScriptFile -Name $Name -Folder $script:RunFolder)") {
+				problems = append(problems, fmt.Sprintf("line %d: the launcher does not start powershell.exe with Get-PhaseArguments -File $ScriptFile: %q", c.Line, c.Elements))
 			}
-			launches++
-			if k := slices.Index(c.Elements, "-File"); k < 0 || k+1 >= len(c.Elements) || c.Elements[k+1] != "$ScriptFile" {
-				problems = append(problems, fmt.Sprintf("line %d: %s does not run -File $ScriptFile", c.Line, c.Name))
+		case c.Function == "Invoke-UpdateInstaller":
+			if k := slices.Index(c.Elements, "-FilePath"); k < 0 || c.Elements[k+1] != "$LiteralPath" {
+				problems = append(problems, fmt.Sprintf("line %d: the installer step starts something else than the installer: %q", c.Line, c.Elements))
 			}
-			for _, e := range c.Elements {
-				if slices.ContainsFunc([]string{"-encodedcommand", "-encodedarguments", "-executionpolicy", "-command", "-ec"}, func(f string) bool { return strings.EqualFold(e, f) }) {
-					problems = append(problems, fmt.Sprintf("line %d: %s is started with %s", c.Line, c.Name, e))
-				}
-			}
+		default:
+			problems = append(problems, fmt.Sprintf("line %d: %s starts a process", c.Line, c.Function))
 		}
 	}
-	if launches != 1 {
-		problems = append(problems, fmt.Sprintf("%d commands start a Windows PowerShell, want the one in %s", launches, generator.ChildLauncher))
+	if starts[generator.ChildLauncher] != 1 {
+		problems = append(problems, fmt.Sprintf("%d starts of a process in %s, want 1", starts[generator.ChildLauncher], generator.ChildLauncher))
+	}
+	if n := strings.Count(string(s.Source), "[System.Diagnostics.Process]::Start("); n != 1 {
+		problems = append(problems, fmt.Sprintf("%d calls of Process.Start, want the one in Start-WatchedProcess", n))
+	}
+	var arguments []string
+	for _, a := range assignments(s, "arguments") {
+		if a.Function == "Get-PhaseArguments" {
+			arguments = append(arguments, a.Value)
+		}
+	}
+	if want := []string{`'-NoProfile -NonInteractive -File "' + $File + '" -Phase ' + $Name`, `$arguments + ' -RunFolder "' + $Folder + '"'`}; !slices.Equal(arguments, want) {
+		problems = append(problems, fmt.Sprintf("Get-PhaseArguments builds %q, want %q", arguments, want))
 	}
 	if a := assignments(s, "ScriptFile"); len(a) != 1 || a[0].Value != "$MyInvocation.MyCommand.Path" {
 		problems = append(problems, "$ScriptFile is not assigned once, from $MyInvocation.MyCommand.Path")
 	}
-	for _, word := range []string{"EncodedCommand", "EncodedArguments", "ExecutionPolicy Bypass -File $", "FromBase64String"} {
+	for _, word := range []string{"EncodedCommand", "EncodedArguments", "ExecutionPolicy Bypass -File $", "FromBase64String", " -Command "} {
 		if i := strings.Index(string(s.Source), word); i >= 0 && !strings.Contains(s.LineBefore(i), "#") && !strings.Contains(s.LineBefore(i), "'") {
 			problems = append(problems, fmt.Sprintf("the script uses %s", word))
 		}

@@ -48,6 +48,14 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Title:  "Windows has no reboot pending.",
 			Test:   "Get-PendingRebootProblem",
 			Remedy: "Reboot the server first and run the script again; -IgnorePendingReboot runs anyway."},
+		Check{ID: "own-process", DocStep: 6, DatabaseOnly: true,
+			Title:  "This Windows PowerShell has not loaded the Management Shell's assemblies (it was not started as a Management Shell); no switch overrides this check.",
+			Test:   "Get-OwnProcessProblem",
+			Remedy: "Run the script from a new, plain Windows PowerShell."},
+		Check{ID: "installer-idle", DocStep: 7,
+			Title:  "Windows Installer is not busy with another installation (its _MSIExecute mutex is free): the update installer would fail with 1618.",
+			Test:   "Get-InstallerBusyProblem",
+			Remedy: "Wait for the other installation (Windows Update, SCCM) to end, then run the script again."},
 		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
 			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window, or a remote session) holds the module's assemblies.", p.ShellName),
 			Test:   "Get-OpenShellProblem",
@@ -121,7 +129,7 @@ var (
 		Expression:  "Test-ServicesAre -Desired 'Stopped'",
 	}
 	csRunning = Probe{
-		Description: "Every Skype for Business or Lync service on this server that was running before the run, or that starts automatically, is running (Get-CsWindowsService -ExcludeActivityLevel).",
+		Description: "Every Skype for Business or Lync service on this server that was running before the run (recorded before the first stop) is running (Get-CsWindowsService -ExcludeActivityLevel); one that was down before is reported, not failed.",
 		Expression:  "Test-ServicesAre -Desired 'Running'",
 	}
 	w3svcStopped = Probe{
@@ -145,9 +153,9 @@ var (
 // The resume rules: what makes a step unnecessary when the run begins.
 const (
 	installed       = "UpdateInstalled"
-	installedReason = "The update was already installed when the run began (this installer's success is recorded): a run that stopped after the installer resumes after it."
-	complete        = "UpdateInstalledAndDatabasesCurrent"
-	completeReason  = "The update was already installed and the databases current when the run began: the services are not stopped again."
+	installedReason = "The update was already installed when the run began (this installer's success, by its exit code, is recorded): a run that stopped after the installer resumes after it."
+	updated         = "DatabasesUpdated"
+	updatedReason   = "The update was already installed and Install-CsDatabase had succeeded (recorded), or Test-CsDatabase reported the databases current, when the run began: the services are not stopped again."
 	rerun           = "Fix the cause shown, then run the script again: it resumes at this step."
 )
 
@@ -173,15 +181,17 @@ func steps(p Product, ed Edition, f Facts) []Step {
 		Expression:  "Test-InstallRecord",
 	}
 	updateVerify := Probe{
-		Description: "The installer started, exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot) and printed no line starting with ERROR, FAILURE or FAILED. Its success is recorded by SHA-256 only when it printed its SUCCESS line; otherwise a later run installs again.",
+		Description: `The installer exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot), within -InstallerTimeoutMinutes: its success is recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Windows Installer's 1618 (another installation runs) is a failure; the installer is not started while its _MSIExecute mutex is held. The Core Components version before and after is compared as a cross-check (a warning when it did not rise).`,
 		Expression:  "Test-InstallResult",
 	}
 	if f.TargetVersion != "" {
 		updateVerify.Description += fmt.Sprintf(" After the services are back, the %s version must be at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys); if not, the step fails and its record is removed.", p.CoreComponents)
 	}
-	databasesCurrent := Probe{
-		Description: "Every database row of " + db.TestCommand + " that step 11 updates (" + db.Scope + ") has ExpectedVersion equal to InstalledVersion. Other rows that are behind are reported as warnings with the command that updates them.",
-		Expression:  "Test-DatabasesCurrent",
+	databaseUpdate := Probe{
+		Description: `Install-CsDatabase reported no error: its success is recorded under HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases (the SQL Server and the versions this machine expects), and a later run does not stop the services again for it. ` +
+			"Then " + db.TestCommand + " is read: a row that step 11 updates (" + db.Scope + ") that it does not report current (Succeed True, and InstalledVersion blank, as in Microsoft's sample, or equal to ExpectedVersion) is a warning and exit code 8, not a failure. " +
+			"Other rows that are not current are warnings with the command that updates them.",
+		Expression: "Test-DatabaseUpdate",
 	}
 	return []Step{
 		{ID: "stop-services", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 4, Stage: StageDowntime, StartsDowntime: true,
@@ -191,7 +201,8 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Commands: []string{"Stop-CsWindowsService -Confirm:$false"},
 			Shell:    "stop", Kind: KindChildCommand,
 			Verify:    csStopped,
-			OnFailure: rerun},
+			OnFailure: rerun,
+			Evidence:  "Get-CsWindowsService -ExcludeActivityLevel reports every service stopped; a later run takes the installer's record instead."},
 		{ID: "stop-w3svc", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 5, Stage: StageDowntime, StartsDowntime: true,
 			Title:     "Stop the World Wide Web service",
 			Why:       "IIS hosts the product's web components, which the update replaces. Whether W3SVC was running before the first stop is recorded: a failure starts it again only if it was.",
@@ -199,14 +210,16 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Commands:  []string{"net stop w3svc"},
 			Kind:      KindNative,
 			Verify:    w3svcStopped,
-			OnFailure: rerun},
+			OnFailure: rerun,
+			Evidence:  "Get-Service reports W3SVC stopped; a later run takes the installer's record instead."},
 		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Stage: StageDowntime, Override: "Force",
 			Title:     fmt.Sprintf("Close every %s window", p.ShellName),
 			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
 			Test:      noOpenShell,
 			Kind:      KindCheck,
 			Verify:    noOpenShell,
-			OnFailure: "Close the processes listed (or run with -Force), then run the script again."},
+			OnFailure: "Close the processes listed (or run with -Force), then run the script again.",
+			Evidence:  "No PowerShell process holds the module's assemblies; a later run takes the installer's record instead."},
 		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Stage: StageDowntime,
 			Title:     "Install the update",
 			Why:       "The cumulative update installer applies every update that applies to this server, one package per component. Its success record, by SHA-256, is the only evidence a later run takes that this step is done.",
@@ -214,22 +227,24 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Commands:  []string{fmt.Sprintf("Invoke-UpdateInstaller -LiteralPath $UpdatePath -ArgumentList %s", PSQuote(p.SilentSwitch))},
 			Kind:      KindInstaller,
 			Verify:    updateVerify,
-			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot."},
+			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot.",
+			Evidence:  `The installer's exit code (0, 3010 or 1641), recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates: no text of its output decides.`},
 		{ID: "reload-shell", DocStep: 8, Stage: StageDowntime,
 			Title: fmt.Sprintf("Start the %s again", p.ShellName),
 			Why:   "The next commands must load the updated assemblies: they run in a fresh child Windows PowerShell that imports the module after the installer.",
 			Test:  moduleLoads,
 			Shell: "update", Kind: KindChildShell,
 			Verify:    moduleLoads,
-			OnFailure: rerun},
-		{ID: "stop-services-again", NotNeededWhen: complete, NotNeededReason: completeReason, DocStep: 9, Stage: StageDowntime, StartsDowntime: true,
+			OnFailure: rerun,
+			Evidence:  "The child imported the module after the installer."},
+		{ID: "stop-services-again", NotNeededWhen: updated, NotNeededReason: updatedReason, DocStep: 9, Stage: StageDowntime, StartsDowntime: true,
 			Title:    fmt.Sprintf("Stop the %s services again", p.Name),
-			Why:      "Catches services the installer started again, so the Global Assembly Cache (GAC) assemblies are released.",
-			Test:     csStopped,
+			Why:      "Catches services the installer started again, so the Global Assembly Cache (GAC) assemblies are released. It runs whenever doc step 11 has work to do: stopping stopped services is harmless.",
 			Commands: []string{"Stop-CsWindowsService -Confirm:$false"},
 			Shell:    "update", Kind: KindChildCommand,
 			Verify:    csStopped,
-			OnFailure: rerun},
+			OnFailure: rerun,
+			Evidence:  "Get-CsWindowsService -ExcludeActivityLevel reports every service stopped after the command, which runs whenever doc step 11 has work to do."},
 		{ID: "start-w3svc", DocStep: 10, Stage: StageDowntime,
 			Title:    "Restart the World Wide Web service",
 			Why:      "IIS runs again with the updated web components. Its state is checked on every run, also when the rest is done.",
@@ -237,31 +252,33 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Commands: []string{"net start w3svc"},
 			Shell:    "update", Kind: KindNative,
 			Verify:    w3svcRunning,
-			OnFailure: rerun},
-		{ID: "update-databases", DocStep: 11, Stage: StageDatabase, DatabaseStep: true,
+			OnFailure: rerun,
+			Evidence:  "Get-Service reports W3SVC running, read on every run."},
+		{ID: "update-databases", NotNeededWhen: updated, NotNeededReason: updatedReason, DocStep: 11, Stage: StageDatabase, DatabaseStep: true,
 			Title:    "Apply the changes to the SQL Server databases",
 			Why:      step11.Why,
-			Test:     databasesCurrent,
 			Commands: []string{step11.Command + " -Report $DatabaseReport -ErrorAction Continue -Confirm:$false"},
 			Shell:    "update", Kind: KindChildCommand,
-			Verify:              databasesCurrent,
+			Verify:              databaseUpdate,
 			VerifiedAfterWindow: true,
-			OnFailure:           `Read the Install-CsDatabase log (the HTML file $DatabaseReport in -LogDirectory), fix the cause, then run the script again.`},
+			OnFailure:           `Read the Install-CsDatabase log (the HTML file $DatabaseReport in -LogDirectory), fix the cause, then run the script again.`,
+			Evidence:            `Install-CsDatabase's own outcome (no error record), recorded under HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases; Test-CsDatabase's Succeed is read after it, as a warning.`},
 		{ID: "start-services", Stage: StageRestart, SkipSwitch: "SkipStartServices", EndsDowntime: true,
 			Title:    fmt.Sprintf("Start the %s services", p.Name),
-			Why:      "The doc stops after the database update; the server returns to service only when its services run. Start-CsWindowsService starts every service of the product; the check wants running those that ran before the run and those set to start automatically.",
+			Why:      "The doc stops after the database update; the server returns to service only when its services run. Each service that ran before the run is started by name; one that was down before the run is reported and left as it was.",
 			Test:     csRunning,
-			Commands: []string{"Start-CsWindowsService -Confirm:$false"},
+			Commands: []string{"foreach ($name in $RunningBefore) { Start-CsWindowsService -Name $name -Confirm:$false }"},
 			Shell:    "update", Kind: KindChildCommand,
 			Verify:    csRunning,
-			OnFailure: "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService."},
+			OnFailure: "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService.",
+			Evidence:  "Get-CsWindowsService -ExcludeActivityLevel reports running every service that ran before the run."},
 	}
 }
 
 // window lists what a run that installs the update does between the
 // first service stop and the final start: the steps in order, each child
 // start counted once, until the step that ends the downtime.
-func window(steps []Step, db Database) []WindowOp {
+func window(steps []Step) []WindowOp {
 	var ops []WindowOp
 	current := ""
 	for _, s := range steps {
@@ -274,9 +291,6 @@ func window(steps []Step, db Database) []WindowOp {
 			}
 		}
 		current = s.Shell
-		if s.DatabaseStep {
-			ops = append(ops, WindowOp{Kind: KindDatabaseScan, DocStep: s.DocStep, Where: where, Command: db.TestCommand})
-		}
 		if s.Kind == KindCheck {
 			ops = append(ops, WindowOp{Kind: KindCheck, DocStep: s.DocStep, Where: where, Command: s.Test.Expression})
 		}
@@ -291,4 +305,36 @@ func window(steps []Step, db Database) []WindowOp {
 		ops[i].Number = i + 1
 	}
 	return ops
+}
+
+// resumeCases derives, from the steps' resume rules, what a run does after
+// each outcome an earlier run can leave. The script decides the same way:
+// a step runs unless the state its NotNeededWhen names held when the run
+// began (UpdateInstalled: the installer's success is recorded;
+// DatabasesUpdated: that, and Install-CsDatabase's success is recorded or
+// the databases read current), and a server with both and every service
+// back has nothing to do.
+func resumeCases(steps []Step) []ResumeCase {
+	var cases []ResumeCase
+	for _, c := range []ResumeCase{
+		{ServicesBack: true, Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4."},
+		{Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4, restoring the services recorded before the first stop if a step fails."},
+		{InstallerDone: true, ServicesBack: true, Why: "Install-CsDatabase has not succeeded since the installer: doc step 9 stops the services again so that doc step 11 can run. The confirmation, and the transcript of an unattended run, say so."},
+		{InstallerDone: true, Why: "Install-CsDatabase has not succeeded since the installer: the run resumes at doc step 8, stops what runs again at doc step 9, then updates the databases and starts the services."},
+		{InstallerDone: true, DatabasesDone: true, Why: "The documented work is done: the run starts W3SVC and the services that ran before the earlier run, and stops nothing."},
+		{InstallerDone: true, DatabasesDone: true, ServicesBack: true, Why: "Nothing to do: the run reads the state and reports it; a database that Test-CsDatabase does not report current is a warning, never a new outage."},
+	} {
+		state := map[string]bool{installed: c.InstallerDone, updated: c.InstallerDone && c.DatabasesDone}
+		c.Runs = []string{}
+		if !(c.DatabasesDone && c.ServicesBack) {
+			for _, s := range steps {
+				if !state[s.NotNeededWhen] {
+					c.Runs = append(c.Runs, s.ID)
+					c.StopsServices = c.StopsServices || s.StartsDowntime
+				}
+			}
+		}
+		cases = append(cases, c)
+	}
+	return cases
 }

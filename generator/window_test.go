@@ -22,7 +22,7 @@ func TestWindowHoldsOnlyTheDocumentedWork(t *testing.T) {
 		if got := plan.WindowCount(KindPrompt); got > 1 {
 			t.Errorf("%s: %d prompts in the window, want at most 1", name, got)
 		}
-		for _, kind := range []string{KindHash, KindVersionRead} {
+		for _, kind := range []string{KindHash, KindVersionRead, KindDatabaseScan} {
 			if got := plan.WindowCount(kind); got > 0 {
 				t.Errorf("%s: %d %s operations in the window, want none", name, got, kind)
 			}

@@ -71,12 +71,19 @@ function Get-PendingRebootProblem {
     if ($markers.Count -gt 0) { 'A reboot is pending: ' + ($markers -join ', ') + '.' }
 }
 
-function Get-OpenShellProblem {
-    # This very process counts too: the script may have been started from a Management Shell.
-    if (Test-ResumesAfterInstaller) { return }
+function Get-OwnProcessProblem {
+    # The script may have been started from a Management Shell: no switch overrides this one.
     if (@([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -like 'Microsoft.Rtc.Management*' }).Count -gt 0) {
-        return 'This Windows PowerShell has loaded the Management Shell''s assemblies: run the script from a new, plain Windows PowerShell.'
+        'This Windows PowerShell has loaded the Management Shell''s assemblies.'
     }
+}
+
+function Get-InstallerBusyProblem {
+    if (-not (Test-ResumesAfterInstaller) -and (Test-WindowsInstallerBusy)) { 'Windows Installer is busy with another installation.' }
+}
+
+function Get-OpenShellProblem {
+    if (Test-ResumesAfterInstaller) { return }
     $holders = @(Get-ShellHolder)
     if ($holders.Count -gt 0) { 'These processes hold the Management Shell or its assemblies: ' + (($holders | ForEach-Object { [string]$_.Id + ' ' + $_.ProcessName }) -join ', ') + '.' }
 }
@@ -107,8 +114,8 @@ function Get-DatabaseScopeProblem {
     if ($owned.Count -eq 0) { return ('Test-CsDatabase reports no database on ' + $DatabaseServer + ' (' + @(Get-DatabaseState).Count + ' databases in all).') }
     $unknown = @($owned | Where-Object { -not $_.ExpectedVersion })
     if ($unknown.Count -gt 0) { return ('Test-CsDatabase reports no expected version for: ' + (($unknown | ForEach-Object { $_.DatabaseName + ' on ' + $_.SqlServerFqdn }) -join ', ') + '.') }
-    foreach ($row in @($owned | Where-Object { -not $_.InstalledVersion })) {
-        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' reports no installed version: doc step 11 counts it as to update.')
+    foreach ($row in @($owned | Where-Object { -not $_.InstalledVersion -and -not $_.Succeed })) {
+        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' reports neither an installed version nor Succeed: doc step 11 counts it as to update.')
     }
     # A machine whose binaries are older than the databases would "update" them backwards.
     $newer = @($owned | Where-Object {

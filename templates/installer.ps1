@@ -6,23 +6,31 @@ $InstallRecordKey = 'HKLM:\SOFTWARE\sfbpatch\InstalledUpdates'
 
 function Invoke-UpdateInstaller {
     # The call operator (&) would read [ and ] in the path as wildcards, so the installer
-    # starts from its literal path, in its own folder, where it writes its logs. Its output
-    # lines are this function's output.
+    # starts from its literal path, in its own folder, where it writes its logs; bounded by
+    # -InstallerTimeoutMinutes. Windows Installer answers 1618 while another installation
+    # runs: the installer does not start then. Its output lines are this function's output.
     param([string]$LiteralPath, [string[]]$ArgumentList = @())
-    $info = New-Object System.Diagnostics.ProcessStartInfo
-    $info.FileName = $LiteralPath
-    $info.Arguments = $ArgumentList -join ' '
-    $info.WorkingDirectory = [System.IO.Path]::GetDirectoryName($LiteralPath)
-    $info.UseShellExecute = $false
-    $info.RedirectStandardOutput = $info.RedirectStandardError = $true
-    try { $process = [System.Diagnostics.Process]::Start($info) } catch { throw ('The installer did not start: ' + $_.Exception.Message) }
+    if (Test-WindowsInstallerBusy) { throw 'Windows Installer is busy with another installation (the _MSIExecute mutex is held): the installer was not started.' }
+    try {
+        $process = Start-WatchedProcess -FilePath $LiteralPath -Arguments ($ArgumentList -join ' ') -WorkingDirectory ([System.IO.Path]::GetDirectoryName($LiteralPath))
+    } catch {
+        throw ('The installer did not start: ' + $_.Exception.Message)
+    }
     $script:InstallerRan = $true
-    # Standard error is read on the side, so that neither stream can fill up and stall the installer.
-    $errorText = $process.StandardError.ReadToEndAsync()
-    while ($null -ne ($line = $process.StandardOutput.ReadLine())) { $line }
-    $process.WaitForExit()
-    $errorText.Result -split '\r?\n' | Where-Object { $_ }
-    $global:LASTEXITCODE = $process.ExitCode
+    Wait-WatchedProcess -Process $process -Minutes $InstallerTimeoutMinutes -What 'The update installer' -Busy
+}
+
+function Test-WindowsInstallerBusy {
+    # Windows Installer holds the _MSIExecute mutex while an installation runs.
+    $mutex = $null
+    try {
+        if (-not [System.Threading.Mutex]::TryOpenExisting('Global\_MSIExecute', [ref]$mutex)) { return $false }
+        try { $free = $mutex.WaitOne(0) } catch [System.Threading.AbandonedMutexException] { $free = $true }
+        if ($free) { $mutex.ReleaseMutex() }
+        -not $free
+    } finally {
+        if ($mutex) { $mutex.Dispose() }
+    }
 }
 
 function Open-Installer {
@@ -50,22 +58,17 @@ function Remove-InstallRecord {
 
 function Test-InstallResult {
     # Windows Installer's codes: 0 success, 3010 success with a reboot needed, 1641 success
-    # with a reboot already started. The installer's success line reads "SUCCESS:
-    # Successfully installed all applicable MSPs."; upper case marks its verdicts.
+    # with a reboot already started. The exit code decides, and is recorded by the installer's
+    # SHA-256: a later run takes the record as the evidence that doc step 7 is done.
     $script:Detail = ''
-    $failed = @($script:LastOutput | Where-Object { $_ -cmatch '^\s*(ERROR|FAILURE|FAILED)\b' })
-    if ($failed.Count -gt 0) { $script:Detail = 'the installer reported: ' + ($failed -join ' ') }
-    if (@(0, 1641, 3010) -notcontains $script:LastExit) { $script:Detail = 'exit code ' + $script:LastExit + ' is not a success' }
-    if ($script:Detail) { return $false }
+    if (@(0, 1641, 3010) -notcontains $script:LastExit) {
+        $script:Detail = 'exit code ' + $script:LastExit + ' is not a success'
+        if ($script:LastExit -eq 1618) { $script:Detail = $script:Detail + ': another installation was running (1618)' }
+        return $false
+    }
     $script:RebootRequired = $script:LastExit -eq 3010
     $script:RebootUnderWay = $script:LastExit -eq 1641
-    if (@($script:LastOutput | Where-Object { $_ -cmatch '^\s*SUCCESS: ' }).Count -eq 0) {
-        # Without its own word for it, the success is not recorded: the next run installs again.
-        Write-Warning 'The installer printed no SUCCESS line: its success is not recorded, and a later run installs again (harmless). Read its logs in its folder.'
-    } else {
-        if (-not (Test-Path -LiteralPath $InstallRecordKey)) { New-Item -Path $InstallRecordKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
-        New-ItemProperty -LiteralPath $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
-    }
+    Set-RecordValue -Key $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath
     $true
 }
 

@@ -42,13 +42,16 @@ function Test-StepRuns {
     -not $reason
 }
 
-function Test-NothingToDo {
-    # A finished server: installed, databases current, W3SVC and the services running,
-    # those an unfinished run recorded included.
+function Get-LeftDown {
+    # What an earlier run that did not finish recorded as running and is not running now.
     $saved = Get-RunState
-    $down = @()
-    if ($saved) { $down = @($saved.ServicesRunning | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' }) }
-    $script:Resume.UpdateInstalledAndDatabasesCurrent -and $down.Count -eq 0 -and (Test-W3svc -Desired 'Running') -and (Test-ServicesAre -Desired 'Running')
+    if ($saved) { @($saved.ServicesRunning | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' }) }
+}
+
+function Test-NothingToDo {
+    # A finished server: installed, databases updated, W3SVC running, and nothing an
+    # unfinished run recorded left down.
+    $script:Resume.DatabasesUpdated -and @(Get-LeftDown).Count -eq 0 -and (Test-W3svc -Desired 'Running')
 }
 
 function Show-WhatIf {
@@ -95,48 +98,60 @@ function Invoke-Procedure {
         }
         Enter-Step $step
         Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
-        $script:Changed = $true
         $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; DatabaseReport = $DatabaseReport
             DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
         $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
         $after = @($report | Where-Object { $_.Kind -eq 'version' -and $_.Version })
         if ($after.Count -gt 0) { $script:VersionAfter = [Version]$after[0].Version }
+        $script:Disagreements += @($report | Where-Object { $_.Kind -eq 'disagree' } | ForEach-Object { $_.Message })
         Complete-ScriptPhase -Report $report -Steps $group -Started $started
     }
     for (; $i -lt $Steps.Count; $i++) { Add-StepResult $Steps[$i] 'Not run: Windows is restarting' }
 }
 
 function Invoke-Window {
-    # From the state read before the window: where this run starts, the confirmation, the
-    # procedure, then the target version. Returns the exit code; throws when a step fails.
+    # From the state read before the window: where this run starts (the resume rules), the
+    # confirmation, the recovery task, the procedure, then the version checks. Returns the
+    # exit code; throws when a step fails.
     $script:CurrentStep = 'Deciding what this run does'
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
-    if (-not $DatabaseOnly) {
-        $script:Resume.UpdateInstalled = Test-InstallRecord
-        $stale = @(Get-DatabaseState -Owned | Where-Object { $_.ExpectedVersion -ne $_.InstalledVersion })
-        $script:Resume.UpdateInstalledAndDatabasesCurrent = $script:Resume.UpdateInstalled -and $stale.Count -eq 0
-        if (Test-NothingToDo) {
-            foreach ($step in $Procedure) { Add-StepResult $step 'Already done (the update is installed, the databases current and the services running)' }
-            if (-not $WhatIfPreference) { Clear-RunningBefore }
-            return $ExitCodes['done']
-        }
+    $current = @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -eq 0
+    $script:Resume.UpdateInstalled = -not $DatabaseOnly -and (Test-InstallRecord)
+    $script:Resume.DatabasesUpdated = ($DatabaseOnly -or $script:Resume.UpdateInstalled) -and ($current -or (Test-DatabaseRecord))
+    if (-not $DatabaseOnly -and (Test-NothingToDo)) {
+        foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['DatabasesUpdated']) }
+        if (-not $WhatIfPreference) { Clear-RunningBefore }
+        if (-not $current) { Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded in an earlier run: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose. The services are not stopped again for them.') }
+        return $ExitCodes['done']
     }
     $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
     $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
     $question = 'Run, in this order: ' + ($listed -join ' | ') + ' (UpdatePath: ' + $UpdatePath + '; SqlServerFqdn: ' + [string]$SqlServerFqdn + ')'
+    if ($script:Resume.UpdateInstalled -and -not (Get-RunState) -and @($steps | Where-Object { $_.StartsDowntime }).Count -gt 0) {
+        $again = 'An earlier run installed the update and its services run again, but Install-CsDatabase has not succeeded since: this run stops the services again (doc step 9) to finish doc step 11.'
+        Write-Warning $again
+        $question = $again + ' ' + $question
+    }
     if ($WhatIfPreference) {
         [void]$RunCmdlet.ShouldProcess($HostFqdn, $question)
         Show-WhatIf -Steps $steps
         return $ExitCodes['done']
     }
     if (-not ($NoPrompt -or $RunCmdlet.ShouldProcess($HostFqdn, $question))) { throw 'The run was declined at the confirmation: nothing was changed.' }
-    if (-not $DatabaseOnly) { Save-RunningBefore }
+    if (-not $DatabaseOnly) {
+        Save-RunningBefore
+        if (($Unattended -or $RecoveryTask) -and -not $LeaveServicesStopped) { Register-RecoveryTask }
+    }
     Invoke-Procedure -Steps $steps
     if ($script:RebootUnderWay) {
         Write-Warning 'The installer has started a reboot of Windows (exit code 1641). Run this script again after the reboot: it resumes after the installer.'
         return $ExitCodes['reboot-under-way']
     }
     $installer = @($Procedure | Where-Object { $_.Installs })[0]
+    $before = Get-CoreVersion
+    if ($script:InstallerRan -and $before -and $script:VersionAfter -and $script:VersionAfter -le $before) {
+        Write-Warning ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, as before it (' + [string]$before + '): this update was already installed, or did not apply.')
+    }
     if ($TargetVersion -and -not $DatabaseOnly -and -not $script:VersionAfter) {
         Write-Warning ('The ' + $CoreComponentsName + ' version cannot be read after the installer: the target ' + $TargetVersion + ' is not checked.')
     } elseif ($TargetVersion -and -not $DatabaseOnly -and $script:VersionAfter -lt [Version]$TargetVersion) {
@@ -146,6 +161,7 @@ function Invoke-Window {
         throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
     }
     if (-not $DatabaseOnly) { Clear-RunningBefore }
+    if ($script:Disagreements.Count -gt 0) { return $ExitCodes['databases-disagree'] }
     $ExitCodes['done']
 }
 
@@ -170,17 +186,28 @@ function Invoke-Run {
             Write-Warning ('An earlier run did not finish (' + $RunStateKey + '). Running before it: ' + (@($saved.ServicesRunning) -join ', ') + '. This run restores that set if a step fails; a run that finishes clears it.')
         }
         $failures = @(Invoke-Preflight)
+        $leftDown = @(Get-LeftDown)
         if ($failures.Count -gt 0) {
-            Write-Host 'Preflight failed; nothing was changed:' -ForegroundColor Red
+            Write-Host 'Preflight failed; this run changed nothing:' -ForegroundColor Red
             foreach ($failure in $failures) { Write-Host ('  - ' + $failure) -ForegroundColor Red }
             $exitCode = $ExitCodes['nothing-changed']
+            if ($leftDown.Count -gt 0) {
+                Write-Host ('An earlier run left these services stopped: ' + ($leftDown -join ', ') + '. Fix the problems above and run the script again, or start them with Start-Service.') -ForegroundColor Red
+                $exitCode = $ExitCodes['left-down']
+            }
         } else {
             try {
                 $exitCode = Invoke-Window
             } catch {
                 Write-Host ('FAILED at ' + $script:CurrentStep + ': ' + $_.Exception.Message) -ForegroundColor Red
-                Write-Host ('What to do: ' + $script:CurrentRemedy) -ForegroundColor Red
-                $exitCode = Restore-AfterFailure
+                if ($script:StillRunning) {
+                    # Never kill the installer or Install-CsDatabase: the operator decides.
+                    Write-Host 'What to do: wait until it ends, then run the script again; the services stay as they are until then. The recovery task, if registered, starts them again once it has ended.' -ForegroundColor Red
+                    $exitCode = $ExitCodes['still-running']
+                } else {
+                    Write-Host ('What to do: ' + $script:CurrentRemedy) -ForegroundColor Red
+                    $exitCode = Restore-AfterFailure
+                }
             }
             if ($exitCode -eq $ExitCodes['done'] -and -not $WhatIfPreference) {
                 # A reboot this run calls for: the installer's 3010, or a marker after it ran.
@@ -196,6 +223,8 @@ function Invoke-Run {
         $script:Completed = $true
     } finally {
         foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
+        # The recovery task stays only for a run stopped at a bound, while what it waits for runs.
+        if ($script:RecoveryRegistered -and -not $script:StillRunning) { Unregister-RecoveryTask }
         if ($script:RunFolder) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary
         if ($script:Completed) {
@@ -230,6 +259,7 @@ function Restore-AfterFailure {
 # ---- Where the run starts. ----
 
 $ScriptFile = $MyInvocation.MyCommand.Path
+$LockKey = 'HKLM:\SOFTWARE\sfbpatch\Lock'
 $BoundParameters = $PSBoundParameters
 $RunCmdlet = $PSCmdlet
 # -Unattended asks nothing; -Confirm:$false (through -Command) does the same.
@@ -249,11 +279,21 @@ $DatabaseReport = [System.IO.Path]::Combine($LogDirectory, 'Install-CsDatabase-'
 $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
-$Resume = @{ UpdateInstalled = $false; UpdateInstalledAndDatabasesCurrent = $false }
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $false
+$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $false
 $WarnedLevel = $LastExit = 0
-$Detail = $CurrentStep = $CurrentRemedy = ''
-$LastOutput = $Deferred = @()
+$Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
+$LastOutput = $LastErrors = $Deferred = $Disagreements = @()
+$Resume = @{ UpdateInstalled = $false; DatabasesUpdated = $false }
+if ($Phase -eq $Recovery.Phase) { exit (Invoke-Recovery) }
 if ($Phase) { exit (Invoke-Phase) }
+if (-not (Enter-MachineLock)) {
+    Write-Host ('Another run of sfbpatch holds this server (' + (Get-LockHolder) + '): this one changed nothing.') -ForegroundColor Red
+    exit $ExitCodes['busy']
+}
+try {
+    if (-not $WhatIfPreference) { Set-RecordValue -Key $LockKey -Name 'Holder' -Value ('process ' + $PID + ', started ' + (Get-Date -Format 'yyyy-MM-dd HH:mm:ss') + ' by ' + [System.Security.Principal.WindowsIdentity]::GetCurrent().Name) }
+} catch {
+    Write-Verbose ('The holder of the run is not recorded: ' + $_.Exception.Message)
+}
 exit (Invoke-Run)

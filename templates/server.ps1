@@ -28,11 +28,14 @@ function Get-CsServiceState {
 }
 
 function Test-ServicesAre {
-    # Stopped: every service. Running: those running before the run and the automatic ones.
+    # Stopped: every service. Running: those that ran before the run; one that was down then
+    # is reported, not failed.
     param([string]$Desired)
     $services = @(Get-CsServiceState)
-    $other = @($services | Where-Object { $_.Status -ne $Desired -and ($Desired -eq 'Stopped' -or $_.StartMode -eq 2 -or $script:RunningBefore -contains $_.Name) })
+    $other = @($services | Where-Object { $_.Status -ne $Desired -and ($Desired -eq 'Stopped' -or $script:RunningBefore -contains $_.Name) })
     if ($other.Count -gt 0) { $script:Detail = 'not ' + $Desired + ': ' + (@($other | ForEach-Object { $_.Name + ' (' + $_.Status + ')' }) -join ', ') }
+    $down = @($services | Where-Object { $Desired -eq 'Running' -and $_.Status -ne 'Running' -and $script:RunningBefore -notcontains $_.Name })
+    if ($down.Count -gt 0 -and $other.Count -eq 0) { $script:Detail = 'down before the run, left as they were: ' + (@($down | ForEach-Object { $_.Name }) -join ', ') }
     if ($services.Count -eq 0) { $script:Detail = 'no Skype for Business or Lync service on this server' }
     $other.Count -eq 0
 }
@@ -61,22 +64,60 @@ function Get-DatabaseState {
         $isOwned = $onServer -and $ExcludedDatabases -notcontains $database
         if (-not $Owned -or $isOwned) {
             New-Object PSObject -Property @{ Kind = 'row'; SqlServerFqdn = $server; DatabaseName = $database; ExpectedVersion = (Get-Text $row 'ExpectedVersion')
-                InstalledVersion = (Get-Text $row 'InstalledVersion'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$isOwned }
+                InstalledVersion = (Get-Text $row 'InstalledVersion'); Succeed = (Get-Text $row 'Succeed'); MirrorSqlServerFqdn = (Get-Text $row 'MirrorSqlServerFqdn'); Owned = [bool]$isOwned }
         }
     }
 }
 
-function Test-DatabasesCurrent {
-    # Only the rows doc step 11 updates decide; in a child, other rows that are behind are warnings.
+function Test-RowCurrent {
+    # A row is current when Test-CsDatabase says it succeeded: Microsoft's sample shows a
+    # current database with Succeed True and InstalledVersion blank. Without Succeed, the
+    # versions decide.
+    param($Row)
+    if ($Row.Succeed) { return $Row.Succeed -eq 'True' }
+    $Row.InstalledVersion -and $Row.InstalledVersion -eq $Row.ExpectedVersion
+}
+
+function Get-StaleRow {
+    # The rows doc step 11 updates that are not current; in a child, other rows that are not
+    # current are warnings with the command that updates them.
     $rows = @(Get-DatabaseState)
     $owned = @($rows | Where-Object { $_.Owned })
     if ($owned.Count -eq 0) { throw ('Test-CsDatabase returned no database on ' + $DatabaseServer + ' (' + $rows.Count + ' rows in all).') }
-    foreach ($row in @($rows | Where-Object { $script:InShell -and -not $_.Owned -and $_.ExpectedVersion -ne $_.InstalledVersion })) {
-        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' is at ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + '; doc step 11 of this script does not update it.')
+    foreach ($row in @($rows | Where-Object { $script:InShell -and -not $_.Owned -and -not (Test-RowCurrent $_) })) {
+        Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' is not current (installed ' + $row.InstalledVersion + ', expected ' + $row.ExpectedVersion + '); doc step 11 of this script does not update it: ' + $OtherDatabasesRemedy)
     }
-    $stale = @($owned | Where-Object { $_.ExpectedVersion -ne $_.InstalledVersion })
-    if ($stale.Count -gt 0) { $script:Detail = 'to update: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' ' + $_.InstalledVersion + ' -> ' + $_.ExpectedVersion }) -join ', ') }
-    $stale.Count -eq 0
+    @($owned | Where-Object { -not (Test-RowCurrent $_) })
+}
+
+function Get-DatabaseRecordName {
+    # The database record names the SQL Server and the versions this machine expects there.
+    $expected = @(Get-DatabaseState -Owned | ForEach-Object { $_.ExpectedVersion } | Sort-Object -Unique)
+    $DatabaseServer + ' ' + ($expected -join ',')
+}
+
+function Test-DatabaseUpdate {
+    # Doc step 11 is done by Install-CsDatabase's own outcome: no error record. Its success is
+    # recorded, and a later run does not stop the services again for it. Test-CsDatabase is
+    # read afterwards: a row it does not report current is a warning (exit code
+    # 'databases-disagree'), not a failure.
+    if ($script:LastErrors.Count -gt 0) {
+        $script:Detail = 'Install-CsDatabase reported errors: ' + ($script:LastErrors -join ' ')
+        return $false
+    }
+    Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport
+    $stale = @(Get-StaleRow)
+    if ($stale.Count -gt 0) {
+        $message = 'Install-CsDatabase reported no error, but Test-CsDatabase does not report these databases current: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' (installed ' + $_.InstalledVersion + ', expected ' + $_.ExpectedVersion + ', Succeed ' + $_.Succeed + ')' }) -join ', ') + '. Check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose; a later run does not stop the services again for them.'
+        Write-Warning $message
+        Send-Result 'disagree' @{ Message = $message }
+    }
+    $true
+}
+
+function Test-DatabaseRecord {
+    $record = Get-ItemProperty -LiteralPath $DatabaseRecordKey -ErrorAction SilentlyContinue
+    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName)])
 }
 
 function Get-CoreVersion {
@@ -125,6 +166,19 @@ function Send-PoolDatabaseServer {
 # a run ends well), and putting it back after a failure. ----
 
 $RunStateKey = 'HKLM:\SOFTWARE\sfbpatch\RunState'
+$DatabaseRecordKey = 'HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases'
+
+function Set-RecordValue {
+    # One value of the script's own records under HKLM:\SOFTWARE\sfbpatch.
+    param([string]$Key, [string]$Name, $Value, [string]$Type = 'String')
+    if (-not (Test-Path -LiteralPath $Key)) { New-Item -Path $Key -Force -Confirm:$false -WhatIf:$false | Out-Null }
+    New-ItemProperty -LiteralPath $Key -Name $Name -Value $Value -PropertyType $Type -Force -Confirm:$false -WhatIf:$false | Out-Null
+}
+
+function Set-RunStateValue {
+    param([string]$Name, [string]$Value)
+    if (Test-Path -LiteralPath $RunStateKey) { Set-RecordValue -Key $RunStateKey -Name $Name -Value $Value }
+}
 
 function Get-RunState {
     $saved = Get-ItemProperty -LiteralPath $RunStateKey -ErrorAction SilentlyContinue
@@ -145,9 +199,8 @@ function Save-RunningBefore {
         $script:RunningBefore = @(Get-CsServiceState | ForEach-Object { $_.Name } | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -eq 'Running' })
         $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
         $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
-        if (-not (Test-Path -LiteralPath $RunStateKey)) { New-Item -Path $RunStateKey -Force -Confirm:$false -WhatIf:$false | Out-Null }
-        New-ItemProperty -LiteralPath $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -PropertyType MultiString -Force -Confirm:$false -WhatIf:$false | Out-Null
-        New-ItemProperty -LiteralPath $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning) -PropertyType String -Force -Confirm:$false -WhatIf:$false | Out-Null
+        Set-RecordValue -Key $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -Type MultiString
+        Set-RecordValue -Key $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning)
     }
     Write-Status ('Running before the first stop (' + $RunStateKey + '), started again if a step fails: ' + ($script:RunningBefore -join ', ') + '; W3SVC running: ' + $script:W3svcWasRunning)
 }

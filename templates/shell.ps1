@@ -14,8 +14,10 @@ function Invoke-Step {
     Enter-Step $Step
     $result = 'Done'
     $script:Detail = ''
-    # A step without a test (doc step 8) is done by the child's own import of the updated module.
-    $done = -not $Step.Test -or [bool](& $Step.Test)
+    # A step without a test acts every time it runs (doc steps 9 and 11), or, without commands
+    # (doc step 8), is done by the child's own import of the updated module.
+    $done = -not $Step.Action
+    if ($Step.Test) { $done = [bool](& $Step.Test) }
     if ($done -and $Step.Test) {
         $result = 'Already done'
         if ($script:Detail) { $result = $result + ' (' + $script:Detail + ')' }
@@ -40,27 +42,76 @@ function Invoke-Step {
 }
 
 function Invoke-NativeCommand {
-    # Runs a step's commands, shows their output as it comes and keeps it for the verification.
-    # The verification decides, not the first non-fatal error.
+    # Runs a step's commands, shows their output as it comes and keeps it; error records are
+    # counted (Install-CsDatabase's outcome). The verification decides, not the first
+    # non-fatal error.
     param([scriptblock]$ScriptBlock)
     $lines = New-Object System.Collections.Generic.List[string]
+    $errors = New-Object System.Collections.Generic.List[string]
     $global:LASTEXITCODE = $null
     & {
         $ErrorActionPreference = 'Continue'
         & $ScriptBlock 2>&1 | ForEach-Object {
+            if ($_ -is [System.Management.Automation.ErrorRecord]) { $errors.Add([string]$_) }
             $lines.Add([string]$_)
             Write-Status ('    ' + [string]$_)
         }
     }
     $script:LastExit = $LASTEXITCODE
     $script:LastOutput = $lines.ToArray()
+    $script:LastErrors = $errors.ToArray()
     if ($null -ne $script:LastExit) { Write-Status ('    exit code ' + $script:LastExit) }
+}
+
+function Start-WatchedProcess {
+    # Starts a program with its output redirected, for Wait-WatchedProcess.
+    param([string]$FilePath, [string]$Arguments, [string]$WorkingDirectory)
+    $info = New-Object System.Diagnostics.ProcessStartInfo($FilePath, $Arguments)
+    $info.WorkingDirectory = $WorkingDirectory
+    $info.UseShellExecute = $false
+    $info.RedirectStandardOutput = $info.RedirectStandardError = $true
+    [System.Diagnostics.Process]::Start($info)
+}
+
+function Wait-WatchedProcess {
+    # Passes on a started program's output lines as they come, within a bound, and sets
+    # $LASTEXITCODE. Standard error is read on the side, so that neither stream can fill up
+    # and stall the program. With -Busy its PID is recorded for the recovery task while it
+    # runs. At the bound the program is left running, never killed: the run stops there
+    # (exit code 'still-running') and the operator decides.
+    param([System.Diagnostics.Process]$Process, [int]$Minutes, [string]$What, [switch]$Busy)
+    if ($Busy) { Set-RunStateValue -Name 'Busy' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks) }
+    $deadline = [DateTime]::UtcNow.AddMinutes($Minutes)
+    $errorText = $Process.StandardError.ReadToEndAsync()
+    $line = $Process.StandardOutput.ReadLineAsync()
+    while ($true) {
+        if ($line.Wait(5000)) {
+            if ($null -eq $line.Result) { break }
+            $line.Result
+            $line = $Process.StandardOutput.ReadLineAsync()
+        } elseif ([DateTime]::UtcNow -gt $deadline) {
+            $script:StillRunning = $What + ' (process ' + $Process.Id + ') is still running after ' + $Minutes + ' minutes. It was left running.'
+            throw $script:StillRunning
+        } else {
+            [void](Update-Clock)
+        }
+    }
+    $left = [Math]::Max(0, [int]($deadline - [DateTime]::UtcNow).TotalMilliseconds)
+    if (-not $Process.WaitForExit($left)) {
+        $script:StillRunning = $What + ' (process ' + $Process.Id + ') closed its output but is still running after ' + $Minutes + ' minutes. It was left running.'
+        throw $script:StillRunning
+    }
+    if ($errorText.Wait(10000)) { $errorText.Result -split '\r?\n' | Where-Object { $_ } }
+    if ($Busy) { Set-RunStateValue -Name 'Busy' -Value '' }
+    $global:LASTEXITCODE = $Process.ExitCode
 }
 
 $TrustedSids = @('S-1-5-32-544', 'S-1-5-18')
 
-function New-RunFolder {
-    $folder = Join-Path ([System.IO.Path]::GetTempPath()) ('sfbpatch-' + [Guid]::NewGuid().ToString('N'))
+function New-ProtectedFolder {
+    # A folder only Administrators and SYSTEM can open, nothing inherited: the run folder and
+    # the recovery task's folder.
+    param([string]$Path)
     $security = New-Object System.Security.AccessControl.DirectorySecurity
     $security.SetAccessRuleProtection($true, $false)
     foreach ($sid in $TrustedSids) {
@@ -68,12 +119,12 @@ function New-RunFolder {
         $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')))
     }
     # CreateDirectory applies no security to a folder that exists: it must not.
-    if (Test-Path -LiteralPath $folder) { throw ('The run folder ' + $folder + ' exists already.') }
-    [void][System.IO.Directory]::CreateDirectory($folder, $security)
-    $folder
+    if (Test-Path -LiteralPath $Path) { throw ('The folder ' + $Path + ' exists already.') }
+    [void][System.IO.Directory]::CreateDirectory($Path, $security)
+    $Path
 }
 
-function Assert-RunFolder {
+function Assert-ProtectedFolder {
     # Before each use, here and in the child: only Administrators and SYSTEM have access,
     # nothing is inherited, and the owner is one of them or this account.
     param([string]$Folder)
@@ -82,24 +133,32 @@ function Assert-RunFolder {
     $others = @($acl.GetAccessRules($true, $true, $sidType) | Where-Object { $TrustedSids -notcontains $_.IdentityReference.Value })
     $owners = $TrustedSids + @([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
     if (-not $acl.AreAccessRulesProtected -or $others.Count -gt 0 -or $owners -notcontains $acl.GetOwner($sidType).Value) {
-        throw ('The run folder ' + $Folder + ' is open to others than Administrators and SYSTEM: it is not used.')
+        throw ('The folder ' + $Folder + ' is open to others than Administrators and SYSTEM: it is not used.')
     }
 }
 
+function Get-PhaseArguments {
+    # The command line of every start of this script by itself: a child, or the recovery
+    # task. No -EncodedCommand, no code: the file and its parameters.
+    param([string]$File, [string]$Name, [string]$Folder)
+    $arguments = '-NoProfile -NonInteractive -File "' + $File + '" -Phase ' + $Name
+    if ($Folder) { $arguments = $arguments + ' -RunFolder "' + $Folder + '"' }
+    $arguments
+}
+
 function Invoke-ScriptPhase {
-    # The one place that starts a child Windows PowerShell. No -ExecutionPolicy: a policy
-    # given to this process (its Process scope) reaches the child through the environment.
+    # The one place that starts a child Windows PowerShell, bounded by -ShellTimeoutMinutes.
+    # No -ExecutionPolicy: a policy given to this process (its Process scope) reaches the
+    # child through the environment.
     param([string]$Name, [hashtable]$Request)
-    if (-not $script:RunFolder) { $script:RunFolder = New-RunFolder }
-    Assert-RunFolder -Folder $script:RunFolder
+    if (-not $script:RunFolder) { $script:RunFolder = New-ProtectedFolder -Path (Join-Path ([System.IO.Path]::GetTempPath()) ('sfbpatch-' + [Guid]::NewGuid().ToString('N'))) }
+    Assert-ProtectedFolder -Folder $script:RunFolder
     $resultFile = Join-Path $script:RunFolder ($Name + '.result.xml')
     $Request | Export-Clixml -LiteralPath (Join-Path $script:RunFolder ($Name + '.request.xml')) -Confirm:$false -WhatIf:$false
     $powershell = Join-Path $PSHOME 'powershell.exe'
+    $process = Start-WatchedProcess -FilePath $powershell -Arguments (Get-PhaseArguments -File $ScriptFile -Name $Name -Folder $script:RunFolder) -WorkingDirectory $PSHOME
     $global:LASTEXITCODE = -1
-    & {
-        $ErrorActionPreference = 'Continue'
-        & $powershell -NoProfile -NonInteractive -File $ScriptFile -Phase $Name -RunFolder $script:RunFolder 2>&1
-    } | ForEach-Object {
+    Wait-WatchedProcess -Process $process -Minutes $ShellTimeoutMinutes -What ('The ' + $Name + ' Windows PowerShell') -Busy:(-not $Request.Read) | ForEach-Object {
         $line = [string]$_
         if ($line -like 'WARNING: *') { Write-Warning $line.Substring(9) } else { Write-Host ('  ' + $line) }
     }
@@ -112,7 +171,10 @@ function Invoke-ScriptPhase {
     foreach ($clock in @($results | Where-Object { $_.Kind -eq 'clock' })) {
         if ($null -eq $script:DowntimeStart -and $clock.Start) { $script:DowntimeStart = [long]$clock.Start }
         if ($clock.End) { Stop-DowntimeClock -Ticks $clock.End }
+        if ($clock.Changed) { $script:Changed = $true }
     }
+    # A child that left no result may have changed anything.
+    if (-not (Test-Path -LiteralPath $resultFile) -and -not $Request.Read) { $script:Changed = $true }
     $results
 }
 
@@ -125,7 +187,7 @@ function Send-Result {
 
 function Invoke-Phase {
     # The child: what the parent's request asks for, after the module import.
-    Assert-RunFolder -Folder $RunFolder
+    Assert-ProtectedFolder -Folder $RunFolder
     $request = Import-Clixml -LiteralPath (Join-Path $RunFolder ($Phase + '.request.xml'))
     $script:InShell = $true
     $script:RunningBefore = @($request.RunningBefore | Where-Object { $_ })
@@ -158,7 +220,7 @@ function Invoke-Phase {
         Write-Host ('error: ' + $_.Exception.Message)
         $exit = 1
     } finally {
-        Send-Result 'clock' @{ Start = $script:DowntimeStart; End = $script:DowntimeEnd }
+        Send-Result 'clock' @{ Start = $script:DowntimeStart; End = $script:DowntimeEnd; Changed = $script:Changed }
         $script:ShellResults | Export-Clixml -LiteralPath (Join-Path $RunFolder ($Phase + '.result.xml'))
     }
     $exit

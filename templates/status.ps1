@@ -24,21 +24,26 @@ function Stop-DowntimeClock {
     }
 }
 
-function Write-Status {
-    # A line for the operator, with the downtime so far. The doc: a Back End down for 30
-    # minutes or more sends users into resiliency mode; the clock warns before and then.
-    param([string]$Message)
+function Update-Clock {
+    # The doc: a Back End down for 30 minutes or more sends users into resiliency mode; the
+    # clock warns before and then, also while a wait prints nothing. Returns the downtime.
     $elapsed = Get-Downtime
-    if ($null -ne $elapsed -and $null -eq $script:DowntimeEnd) {
-        $level = 0
-        if ($elapsed.TotalMinutes -ge $DowntimeLimits.WarnMinutes) { $level = 1 }
-        if ($elapsed.TotalMinutes -ge $DowntimeLimits.BudgetMinutes) { $level = 2 }
-        if ($level -gt $script:WarnedLevel) {
-            $script:WarnedLevel = $level
-            Write-Warning (@('', $DowntimeLimits.WarnMessage, $DowntimeLimits.BudgetMessage)[$level])
-        }
-        $Message = '[downtime ' + (Format-Elapsed $elapsed) + '] ' + $Message
+    if ($null -eq $elapsed -or $null -ne $script:DowntimeEnd) { return }
+    $level = 0
+    if ($elapsed.TotalMinutes -ge $DowntimeLimits.WarnMinutes) { $level = 1 }
+    if ($elapsed.TotalMinutes -ge $DowntimeLimits.BudgetMinutes) { $level = 2 }
+    if ($level -gt $script:WarnedLevel) {
+        $script:WarnedLevel = $level
+        Write-Warning (@('', $DowntimeLimits.WarnMessage, $DowntimeLimits.BudgetMessage)[$level])
     }
+    $elapsed
+}
+
+function Write-Status {
+    # A line for the operator, with the downtime so far.
+    param([string]$Message)
+    $elapsed = Update-Clock
+    if ($elapsed) { $Message = '[downtime ' + (Format-Elapsed $elapsed) + '] ' + $Message }
     Write-Host $Message
 }
 

@@ -13,4 +13,4 @@ var FS embed.FS
 // EngineFiles are the static PowerShell files that end every script, in
 // the order the script holds them: no template action, the same bytes in
 // every script of a version.
-var EngineFiles = []string{"status.ps1", "shell.ps1", "server.ps1", "installer.ps1", "checks.ps1", "run.ps1"}
+var EngineFiles = []string{"status.ps1", "shell.ps1", "server.ps1", "installer.ps1", "checks.ps1", "recovery.ps1", "run.ps1"}

@@ -1,0 +1,45 @@
+package generator
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestResumeNeverRepeatsAnOutage holds every variant's resume table, which
+// the runbook prints and the script's step table implements (the same
+// NotNeededWhen rules), to the promise of no automatic second outage: a
+// run stops the services only while the installer or Install-CsDatabase
+// has no recorded success, never runs a recorded installer again, and a
+// finished server with its services back runs nothing.
+func TestResumeNeverRepeatsAnOutage(t *testing.T) {
+	for name, f := range validCases(t) {
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Resume) != 6 {
+			t.Fatalf("%s: %d resume cases, want the 6 outcomes", name, len(plan.Resume))
+		}
+		for _, c := range plan.Resume {
+			documentedWorkLeft := !c.InstallerDone || !c.DatabasesDone
+			if c.StopsServices != documentedWorkLeft {
+				t.Errorf("%s: %+v: stops the services %v, want %v (only while documented work is unfinished)", name, c, c.StopsServices, documentedWorkLeft)
+			}
+			if c.InstallerDone && slices.Contains(c.Runs, "install-update") {
+				t.Errorf("%s: %+v: runs the installer again after its recorded success", name, c)
+			}
+			if c.InstallerDone && c.DatabasesDone && slices.Contains(c.Runs, "update-databases") {
+				t.Errorf("%s: %+v: runs Install-CsDatabase again after its recorded success", name, c)
+			}
+			if c.InstallerDone && c.DatabasesDone && c.ServicesBack && len(c.Runs) != 0 {
+				t.Errorf("%s: %+v: a finished server runs %v", name, c, c.Runs)
+			}
+			if !c.ServicesBack && !slices.Contains(c.Runs, "start-services") {
+				t.Errorf("%s: %+v: services left down by an earlier run are not started", name, c)
+			}
+			if c.Why == "" {
+				t.Errorf("%s: %+v: no reason given", name, c)
+			}
+		}
+	}
+}

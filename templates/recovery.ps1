@@ -1,0 +1,132 @@
+
+# ---- One run at a time, and the recovery task: if a run ends without starting again what it
+# stopped (killed, or stopped at a bound), a task of SYSTEM does it once nothing the run
+# started still works. ----
+
+function Enter-MachineLock {
+    # A machine-wide mutex, held until this process ends: $true when this process holds it.
+    # A holder that ended without releasing it (killed) leaves it to the next one.
+    try {
+        $script:MachineLock = New-Object System.Threading.Mutex($false, $Recovery.LockName)
+        $script:MachineLock.WaitOne(0)
+    } catch [System.Threading.AbandonedMutexException] {
+        $true
+    } catch {
+        # Another account's run holds it and this one may not open it.
+        $false
+    }
+}
+
+function Get-LockHolder {
+    $holder = Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue
+    if ($holder -and $holder.PSObject.Properties['Holder']) { return $holder.Holder }
+    'unknown'
+}
+
+function Test-BusyProcess {
+    # Whether the installer or a child that the run recorded (PID and start time) still runs.
+    $saved = Get-RunState
+    if (-not $saved -or -not $saved.PSObject.Properties['Busy'] -or -not $saved.Busy) { return $false }
+    $id, $ticks = ([string]$saved.Busy).Split(' ')
+    $process = Get-Process -Id ([int]$id) -ErrorAction SilentlyContinue
+    [bool]($process -and $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks)
+}
+
+function Invoke-SchTasks {
+    param([string[]]$ArgumentList)
+    $output = & (Join-Path $env:SystemRoot 'System32\schtasks.exe') $ArgumentList 2>&1
+    if ($LASTEXITCODE -ne 0) { throw ('schtasks.exe ' + $ArgumentList[0] + ' failed (exit code ' + $LASTEXITCODE + '): ' + ($output -join ' ')) }
+}
+
+function Register-RecoveryTask {
+    # Before the first stop: a copy of this file in a folder only Administrators and SYSTEM
+    # can open, checked by SHA-256, and a task of SYSTEM that runs it with -Phase
+    # $Recovery.Phase from a time past every bound of this run, every 15 minutes for a day.
+    $folder = Join-Path $env:ProgramFiles 'sfbpatch'
+    if (-not (Test-Path -LiteralPath $folder)) { [void](New-ProtectedFolder -Path $folder) }
+    Assert-ProtectedFolder -Folder $folder
+    $copy = Join-Path $folder ($Recovery.TaskName + '.ps1')
+    $bytes = [System.IO.File]::ReadAllBytes($ScriptFile)
+    [System.IO.File]::WriteAllBytes($copy, $bytes)
+    $expected = Get-Sha256 $bytes
+    if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne $expected) { throw ('The copy ' + $copy + ' does not hold this script.') }
+    Set-RunStateValue -Name 'RecoveryCopySha256' -Value $expected
+    $arguments = Get-PhaseArguments -File $copy -Name $Recovery.Phase
+    # The execution policy the operator gave this process (-ExecutionPolicy) reaches no task
+    # through the environment: the task gets the same.
+    if ($env:PSExecutionPolicyPreference) { $arguments = '-ExecutionPolicy ' + $env:PSExecutionPolicyPreference + ' ' + $arguments }
+    $minutes = 2 * $ShellTimeoutMinutes + $InstallerTimeoutMinutes + 15
+    $start = (Get-Date).AddMinutes($minutes)
+    $format = 'yyyy-MM-dd''T''HH:mm:ss'
+    $invariant = [System.Globalization.CultureInfo]::InvariantCulture
+    $xml = '<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo><Description>' + [System.Security.SecurityElement]::Escape($Recovery.Description) + '</Description></RegistrationInfo>
+  <Triggers><TimeTrigger><Repetition><Interval>PT15M</Interval><Duration>P1D</Duration></Repetition><StartBoundary>' + $start.ToString($format, $invariant) + '</StartBoundary><EndBoundary>' + $start.AddDays(1).ToString($format, $invariant) + '</EndBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>
+  <Principals><Principal id="Author"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>
+  <Settings><MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries><StartWhenAvailable>true</StartWhenAvailable><Enabled>true</Enabled><ExecutionTimeLimit>PT1H</ExecutionTimeLimit><DeleteExpiredTaskAfter>PT1H</DeleteExpiredTaskAfter></Settings>
+  <Actions Context="Author"><Exec><Command>' + [System.Security.SecurityElement]::Escape((Join-Path $PSHOME 'powershell.exe')) + '</Command><Arguments>' + [System.Security.SecurityElement]::Escape($arguments) + '</Arguments></Exec></Actions>
+</Task>'
+    $definition = Join-Path $script:RunFolder 'recovery-task.xml'
+    [System.IO.File]::WriteAllText($definition, $xml, [System.Text.Encoding]::Unicode)
+    Invoke-SchTasks @('/Create', '/TN', $Recovery.TaskName, '/XML', $definition, '/F')
+    $script:RecoveryRegistered = $true
+    Write-Status ('Recovery task ' + $Recovery.TaskName + ' registered (SYSTEM, from ' + $start.ToString('yyyy-MM-dd HH:mm') + '): it starts again what was running if this run ends without doing so.')
+}
+
+function Unregister-RecoveryTask {
+    try {
+        Invoke-SchTasks @('/Delete', '/TN', $Recovery.TaskName, '/F')
+        Remove-Item -LiteralPath (Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')) -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
+        $script:RecoveryRegistered = $false
+    } catch {
+        Write-Warning ('The recovery task ' + $Recovery.TaskName + ' could not be removed: ' + $_.Exception.Message + ' Remove it with: schtasks /Delete /TN ' + $Recovery.TaskName + ' /F')
+    }
+}
+
+function Get-Sha256 {
+    param([byte[]]$Bytes)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { -join ($sha.ComputeHash($Bytes) | ForEach-Object { $_.ToString('x2') }) } finally { $sha.Dispose() }
+}
+
+function Write-RecoveryEvent {
+    # In the Application log, source sfbpatch (created on first use).
+    param([string]$Message, [string]$Type)
+    Write-Host $Message
+    try {
+        if (-not [System.Diagnostics.EventLog]::SourceExists('sfbpatch')) { [System.Diagnostics.EventLog]::CreateEventSource('sfbpatch', 'Application') }
+        [System.Diagnostics.EventLog]::WriteEntry('sfbpatch', $Message, $Type, $Recovery.EventId)
+    } catch {
+        Write-Host ('No event written: ' + $_.Exception.Message)
+    }
+}
+
+function Invoke-Recovery {
+    # The recovery task (SYSTEM). While a run holds the machine, or the installer or a child
+    # it recorded still runs, it does nothing: the next repetition looks again. Then it starts
+    # again through the Service Control Manager what the run recorded as running before its
+    # first stop, writes an event, and removes itself.
+    if (-not (Enter-MachineLock)) { return 0 }
+    $saved = Get-RunState
+    if ($saved) {
+        $copy = Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')
+        Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
+        if (-not $saved.PSObject.Properties['RecoveryCopySha256'] -or (Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne $saved.RecoveryCopySha256) {
+            Write-RecoveryEvent -Message ('sfbpatch recovery: ' + $copy + ' is not the copy the run made; nothing was started.') -Type 'Error'
+            return 1
+        }
+        if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy)) { return 0 }
+        $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
+        $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
+        $manual = @(Restore-ServerService)
+        if ($manual.Count -gt 0) {
+            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; these did not start: ' + ($manual -join '; ') + '. Run the script again, or start them by hand.') -Type 'Error'
+        } else {
+            Clear-RunningBefore
+            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; started again: ' + ((@($script:RunningBefore) + @('W3SVC' | Where-Object { $script:W3svcWasRunning })) -join ', ') + '. Run the script again to finish the update.') -Type 'Warning'
+        }
+    }
+    Unregister-RecoveryTask
+    0
+}
