@@ -35,6 +35,9 @@ func planOf(f Facts) Plan {
 		Parameters: parameters(p, f),
 		ExitCodes:  exitCodes,
 	}
+	if ed.Enterprise && p.SupportsMirroring {
+		plan.Database.MirrorStateCommand = "Get-CsDatabaseMirrorState -PoolFqdn $Pool"
+	}
 	plan.FactTable = factTable(p, ed, f)
 	plan.Variables = variables(f)
 	plan.Preflight = preflight(p, ed, f, plan.Database)

@@ -69,6 +69,10 @@ type Database struct {
 	Excluded []string `json:"excluded_databases,omitempty"`
 	// Scope says in words which rows step 11 owns.
 	Scope string `json:"scope"`
+	// MirrorStateCommand reads the mirror state of the databases of the
+	// pool $Pool, where the product supports mirroring on an Enterprise
+	// Edition Back End; absent when empty.
+	MirrorStateCommand string `json:"mirror_state_command,omitempty"`
 	// OthersRemedy says how the databases step 11 does not update are
 	// updated, for the warning about one that is not current.
 	OthersRemedy string `json:"others_remedy"`

@@ -27,17 +27,22 @@ type Product struct {
 	// (not on Lync Server 2013; on SfB 2015 only from the November 2015 CU,
 	// so the script still checks for it at run time).
 	HasPatchVersionCmdlet bool `json:"has_patch_version_cmdlet"`
+	// SupportsMirroring is true for the products that support SQL Server
+	// mirroring of their databases, where Get-CsDatabaseMirrorState reads
+	// its state (Lync Server 2013 and SfB 2015; SfB 2019 dropped it).
+	SupportsMirroring bool `json:"supports_mirroring"`
 }
 
 var products = map[string]Product{
 	"lync2013": {
-		Key:            "lync2013",
-		Name:           "Lync Server 2013",
-		Module:         "Lync",
-		ShellName:      "Lync Server Management Shell",
-		Installer:      "LyncServerUpdateInstaller.exe",
-		SilentSwitch:   "/silentmode",
-		CoreComponents: "Microsoft Lync Server 2013, Core Components",
+		Key:               "lync2013",
+		Name:              "Lync Server 2013",
+		Module:            "Lync",
+		ShellName:         "Lync Server Management Shell",
+		Installer:         "LyncServerUpdateInstaller.exe",
+		SilentSwitch:      "/silentmode",
+		CoreComponents:    "Microsoft Lync Server 2013, Core Components",
+		SupportsMirroring: true,
 	},
 	"sfb2015": {
 		Key:                   "sfb2015",
@@ -48,6 +53,7 @@ var products = map[string]Product{
 		SilentSwitch:          "/silentmode",
 		CoreComponents:        "Skype for Business Server 2015, Core Components",
 		HasPatchVersionCmdlet: true,
+		SupportsMirroring:     true,
 	},
 	"sfb2019": {
 		Key:                   "sfb2019",

@@ -114,7 +114,7 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 	}
 	return append(checks,
 		Check{ID: "not-mirrored", DatabaseOnly: true, ReadsServer: true,
-			Title: "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases).",
+			Title: mirrorTitle(p),
 			Test:  "Get-MirrorProblem",
 			Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
 				"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
@@ -337,4 +337,13 @@ func resumeCases(steps []Step) []ResumeCase {
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// mirrorTitle says how the script tells a mirrored database.
+func mirrorTitle(p Product) string {
+	const title = "The databases step 11 updates are not mirrored (Install-CsDatabase -Update fails on mirrored databases): "
+	if p.SupportsMirroring {
+		return title + "Test-CsDatabase names no mirror, and Get-CsDatabaseMirrorState -PoolFqdn reports none for each pool whose user database is on $SqlServerFqdn."
+	}
+	return title + "Test-CsDatabase names no mirror (" + p.Name + " no longer supports SQL Server mirroring)."
 }

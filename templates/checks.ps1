@@ -151,9 +151,13 @@ function Get-DatabaseOnlyEditionProblem {
 }
 
 function Get-MirrorProblem {
-    # Install-CsDatabase -Update cannot update mirrored databases.
-    $mirrored = @(Get-DatabaseState -Owned | Where-Object { $_.MirrorSqlServerFqdn })
-    if ($mirrored.Count -gt 0) { 'These databases are mirrored: ' + (($mirrored | ForEach-Object { $_.DatabaseName + ' (mirror on ' + $_.MirrorSqlServerFqdn + ')' }) -join ', ') + '.' }
+    # Install-CsDatabase -Update cannot update mirrored databases: a mirror named by
+    # Test-CsDatabase, or a state Get-CsDatabaseMirrorState reports other than
+    # DatabaseInaccessibleOrMirroringNotEnabled (its word for no mirror).
+    $mirrored = @(Get-DatabaseState -Owned | Where-Object { $_.MirrorSqlServerFqdn } | ForEach-Object { $_.DatabaseName + ' (mirror on ' + $_.MirrorSqlServerFqdn + ')' })
+    $mirrored += @(Get-Reported 'mirror' | Where-Object { $_.StatusOnPrimary -or @('', 'DatabaseInaccessibleOrMirroringNotEnabled') -notcontains $_.StateOnMirror } |
+        ForEach-Object { $_.DatabaseName + ' of ' + $_.Pool + ' (' + $_.StateOnMirror + ' ' + $_.StatusOnPrimary + ')' })
+    if ($mirrored.Count -gt 0) { 'These databases are mirrored: ' + ($mirrored -join ', ') + '.' }
 }
 
 function Get-StaleMachineProblem {

@@ -162,6 +162,21 @@ function Send-PoolDatabaseServer {
     }
 }
 
+function Send-MirrorState {
+    # The mirror state of the databases of every pool whose user database is on $SqlServerFqdn.
+    try {
+        $pools = @(Get-CsService -UserServer | Where-Object { $d = Get-Text $_ 'UserDatabase'; $d.Substring($d.IndexOf(':') + 1) -eq $SqlServerFqdn } | ForEach-Object { Get-Text $_ 'PoolFqdn' } | Sort-Object -Unique)
+        foreach ($pool in $pools) {
+            foreach ($state in @(& $MirrorStateCommand $pool)) {
+                Send-Result 'mirror' @{ Pool = $pool; DatabaseName = (Get-Text $state 'DatabaseName'); StateOnMirror = (Get-Text $state 'StateOnMirror'); StatusOnPrimary = (Get-Text $state 'MirroringStatusOnPrimary') }
+            }
+        }
+        if ($pools.Count -eq 0) { Write-Warning ('No pool keeps its user database on ' + $SqlServerFqdn + ': the mirror state is not read.') }
+    } catch {
+        Write-Warning ('Cannot read the mirror state: ' + $_.Exception.Message)
+    }
+}
+
 # ---- What was running before the first stop (HKLM:\SOFTWARE\sfbpatch\RunState, kept until
 # a run ends well), and putting it back after a failure. ----
 

@@ -200,6 +200,7 @@ function Invoke-Phase {
             $script:ShellResults.AddRange([object[]]@(Get-CsServiceState) + @(Get-DatabaseState))
             Send-Result 'version' @{ Version = [string](Get-CoreVersion) }
             if ($request.Pool) { Send-PoolDatabaseServer }
+            if ($MirrorStateCommand) { Send-MirrorState }
         } else {
             foreach ($step in @($Procedure | Where-Object { $request.Steps -contains $_.Id })) {
                 try {
