@@ -13,6 +13,7 @@ function Get-PromptProblem {
     # A session that cannot prompt would fail at the confirmation. A remote session can prompt,
     # though its process is not interactive; so can one started without -NonInteractive (or a
     # prefix of it) before -File or -Command.
+    if ($WhatIfPreference) { $script:NotChecked = $true }
     if ($NoPrompt -or $WhatIfPreference) { return }
     $nonInteractive = -not [Environment]::UserInteractive -and $Host.Name -ne 'ServerRemoteHost'
     foreach ($argument in @([Environment]::GetCommandLineArgs() | Select-Object -Skip 1)) {
@@ -24,7 +25,8 @@ function Get-PromptProblem {
 }
 
 function Get-LogDirectoryProblem {
-    if ($WhatIfPreference) { return }
+    # -WhatIf writes nothing, not even a probe.
+    if ($WhatIfPreference) { $script:NotChecked = $true; return }
     try {
         [void][System.IO.Directory]::CreateDirectory($LogDirectory)
         $probe = Join-Path $LogDirectory ('sfbpatch-' + $RunStamp + '.probe')

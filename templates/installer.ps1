@@ -33,6 +33,13 @@ function Test-WindowsInstallerBusy {
     }
 }
 
+function Get-Sha256 {
+    # Of bytes or of a stream, in lower-case hex.
+    param($Data)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { -join ($sha.ComputeHash($Data) | ForEach-Object { $_.ToString('x2') }) } finally { $sha.Dispose() }
+}
+
 function Open-Installer {
     # Opens the installer so that others may only read it until it has run (the file that
     # runs is the file that was hashed), and returns its SHA-256 (Get-FileHash needs 4.0).
@@ -40,9 +47,7 @@ function Open-Installer {
         # The full path: .NET's current folder is not PowerShell's.
         $script:UpdatePath = (Get-Item -LiteralPath $UpdatePath).FullName
         $script:InstallerStream = [System.IO.File]::Open($script:UpdatePath, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
-        $sha = [System.Security.Cryptography.SHA256]::Create()
-        try { $bytes = $sha.ComputeHash($script:InstallerStream) } finally { $sha.Dispose() }
-        $script:InstallerSha256 = -join ($bytes | ForEach-Object { $_.ToString('x2') })
+        $script:InstallerSha256 = Get-Sha256 $script:InstallerStream
     }
     $script:InstallerSha256
 }

@@ -17,17 +17,11 @@ function Enter-MachineLock {
     }
 }
 
-function Get-LockHolder {
-    $holder = Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue
-    if ($holder -and $holder.PSObject.Properties['Holder']) { return $holder.Holder }
-    'unknown'
-}
-
 function Test-BusyProcess {
     # Whether the installer or a child that the run recorded (PID and start time) still runs.
-    $saved = Get-RunState
-    if (-not $saved -or -not $saved.PSObject.Properties['Busy'] -or -not $saved.Busy) { return $false }
-    $id, $ticks = ([string]$saved.Busy).Split(' ')
+    $busy = Get-Text (Get-RunState) 'Busy'
+    if (-not $busy) { return $false }
+    $id, $ticks = $busy.Split(' ')
     $process = Get-Process -Id ([int]$id) -ErrorAction SilentlyContinue
     [bool]($process -and $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks)
 }
@@ -84,12 +78,6 @@ function Unregister-RecoveryTask {
     }
 }
 
-function Get-Sha256 {
-    param([byte[]]$Bytes)
-    $sha = [System.Security.Cryptography.SHA256]::Create()
-    try { -join ($sha.ComputeHash($Bytes) | ForEach-Object { $_.ToString('x2') }) } finally { $sha.Dispose() }
-}
-
 function Write-RecoveryEvent {
     # In the Application log, source sfbpatch (created on first use).
     param([string]$Message, [string]$Type)
@@ -112,7 +100,7 @@ function Invoke-Recovery {
     if ($saved) {
         $copy = Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')
         Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
-        if (-not $saved.PSObject.Properties['RecoveryCopySha256'] -or (Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne $saved.RecoveryCopySha256) {
+        if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne (Get-Text $saved 'RecoveryCopySha256')) {
             Write-RecoveryEvent -Message ('sfbpatch recovery: ' + $copy + ' is not the copy the run made; nothing was started.') -Type 'Error'
             return 1
         }

@@ -15,6 +15,8 @@ function Invoke-Preflight {
             try { $problem = & $check.Test } catch { $problem = $_.Exception.Message }
         }
         $result = 'Passed'
+        if ($script:NotChecked) { $result = 'Not checked (-WhatIf)' }
+        $script:NotChecked = $false
         if ($problem -and (Test-Switch $check.Override)) {
             Write-Warning ($problem + ' Going on because of -' + $check.Override + '.')
             $result = 'Failed, overridden by -' + $check.Override
@@ -161,6 +163,7 @@ function Invoke-Window {
         throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
     }
     if (-not $DatabaseOnly) { Clear-RunningBefore }
+    if (Test-Switch 'SkipStartServices') { Write-Warning ('The services stay stopped (-SkipStartServices): the downtime goes on after this run (' + (Format-Elapsed (Get-Downtime)) + ' so far). Start them with Start-CsWindowsService.') }
     if ($script:Disagreements.Count -gt 0) { return $ExitCodes['databases-disagree'] }
     $ExitCodes['done']
 }
@@ -280,7 +283,7 @@ $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $false
+$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
 $LastOutput = $LastErrors = $Deferred = $Disagreements = @()
@@ -288,7 +291,7 @@ $Resume = @{ UpdateInstalled = $false; DatabasesUpdated = $false }
 if ($Phase -eq $Recovery.Phase) { exit (Invoke-Recovery) }
 if ($Phase) { exit (Invoke-Phase) }
 if (-not (Enter-MachineLock)) {
-    Write-Host ('Another run of sfbpatch holds this server (' + (Get-LockHolder) + '): this one changed nothing.') -ForegroundColor Red
+    Write-Host ('Another run of sfbpatch holds this server (' + (Get-Text (Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue) 'Holder') + '): this one changed nothing.') -ForegroundColor Red
     exit $ExitCodes['busy']
 }
 try {
