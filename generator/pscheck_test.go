@@ -7,6 +7,7 @@ package generator_test
 // and use nothing newer than Windows PowerShell 3.0.
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
@@ -128,6 +129,13 @@ func TestGeneratedScripts(t *testing.T) {
 		}
 	})
 	t.Run("ContractCanFail", func(t *testing.T) { contractCanFail(t, cases, scripts) })
+	t.Run("NoSecondOutage", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range outageProblems(&scripts[i]) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
 	t.Run("OneLauncher", func(t *testing.T) {
 		for i, c := range cases {
 			for _, problem := range launcherProblems(&scripts[i]) {
@@ -190,6 +198,50 @@ func launcherProblems(s *pscheck.Script) []string {
 	for _, word := range []string{"EncodedCommand", "EncodedArguments", "ExecutionPolicy Bypass -File $", "FromBase64String", " -Command "} {
 		if i := strings.Index(string(s.Source), word); i >= 0 && !strings.Contains(s.LineBefore(i), "#") && !strings.Contains(s.LineBefore(i), "'") {
 			problems = append(problems, fmt.Sprintf("the script uses %s", word))
+		}
+	}
+	return problems
+}
+
+// unboundedWait matches a wait without a bound: WaitForExit() or Wait()
+// with no timeout, WaitForStatus with a status alone, WaitOne() with no
+// timeout.
+var unboundedWait = regexp.MustCompile(`\.(WaitForExit|Wait|WaitOne)\(\s*\)|\.WaitForStatus\(\s*'[A-Za-z]+'\s*\)`)
+
+// outageProblems holds a script to the guarantees against an endless
+// window and a second outage that the parse tree can show: every wait has
+// a bound; the machine's mutex is taken before the run starts; an
+// unattended run registers its recovery task before the procedure's
+// first step and removes it when the run ends; no text of the
+// installer's output decides anything.
+func outageProblems(s *pscheck.Script) []string {
+	var problems []string
+	for _, m := range unboundedWait.FindAllIndex(s.Source, -1) {
+		if !strings.Contains(s.LineBefore(m[0]), "#") {
+			problems = append(problems, fmt.Sprintf("an unbounded wait: %s", s.Source[m[0]:m[1]]))
+		}
+	}
+	line := func(function, command string) int {
+		for _, c := range s.Commands {
+			if c.Function == function && c.Name == command {
+				return c.Line
+			}
+		}
+		return 0
+	}
+	register, procedure := line("Invoke-Window", "Register-RecoveryTask"), line("Invoke-Window", "Invoke-Procedure")
+	if register == 0 || procedure == 0 || register > procedure {
+		problems = append(problems, fmt.Sprintf("Invoke-Window registers the recovery task at line %d, the procedure starts at line %d", register, procedure))
+	}
+	if line("Invoke-Run", "Unregister-RecoveryTask") == 0 {
+		problems = append(problems, "Invoke-Run does not remove the recovery task")
+	}
+	if lock, run := line("", "Enter-MachineLock"), line("", "Invoke-Run"); lock == 0 || run == 0 || lock > run {
+		problems = append(problems, fmt.Sprintf("the machine's mutex is taken at line %d, the run starts at line %d", lock, run))
+	}
+	for _, word := range []string{"SUCCESS:", "-cmatch"} {
+		if bytes.Contains(s.Source, []byte(word)) {
+			problems = append(problems, fmt.Sprintf("the script reads %q in an output", word))
 		}
 	}
 	return problems
