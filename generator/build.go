@@ -177,10 +177,11 @@ var recovery = Recovery{
 	Account:  "SYSTEM",
 	EventID:  1001,
 	Copy:     `$env:ProgramFiles\sfbpatch\sfbpatch-recovery.ps1`,
-	Trigger: "From the end of the run's bounds (two children's -ShellTimeoutMinutes, -InstallerTimeoutMinutes and 15 minutes after its registration), every 15 minutes for a day; " +
-		"removed by the run when it ends (kept when the run ended at a bound), or by itself once it has acted.",
+	Trigger: "15 minutes after its registration, then every 15 minutes for a day (each run at most 4 hours): it acts only once no run holds the machine's mutex and nothing the run recorded as started still runs, so it cannot act while the run goes on. " +
+		"Removed by the run when it ends (kept when the run ended at a bound), or by itself once it has acted.",
 	Restores: `While no run holds the machine's mutex and neither the installer nor the child the run recorded still runs: starts again, through the Service Control Manager, the services (and W3SVC) that HKLM:\SOFTWARE\sfbpatch\RunState records as running before the first stop, ` +
-		"writes an event (Application log, source sfbpatch) and removes itself. It runs a copy of the script in a folder only Administrators and SYSTEM can open, checked by SHA-256 against the run's record.",
+		"writes an event (Application log, source sfbpatch) and removes itself. It runs a copy of the script in a folder owned by Administrators that only Administrators and SYSTEM can open: that folder is what protects the copy. " +
+		"The copy also compares its own SHA-256 with the one the run recorded, which tells it apart from another run's copy but is no protection against a change.",
 	Description: "sfbpatch: starts again the Skype for Business or Lync services and W3SVC if a run ended without doing so. Removed when the run ends.",
 }
 

@@ -155,7 +155,7 @@ const (
 	installed       = "UpdateInstalled"
 	installedReason = "The update was already installed when the run began (this installer's success, by its exit code, is recorded): a run that stopped after the installer resumes after it."
 	updated         = "DatabasesUpdated"
-	updatedReason   = "The update was already installed and Install-CsDatabase had succeeded (recorded), or Test-CsDatabase reported the databases current, when the run began: the services are not stopped again."
+	updatedReason   = "The update was already installed and Install-CsDatabase had succeeded since (recorded), or Test-CsDatabase reported each database at the version this machine expects, when the run began: the services are not stopped again."
 	rerun           = "Fix the cause shown, then run the script again: it resumes at this step."
 )
 

@@ -24,7 +24,12 @@ function Test-WindowsInstallerBusy {
     # Windows Installer holds the _MSIExecute mutex while an installation runs.
     $mutex = $null
     try {
-        if (-not [System.Threading.Mutex]::TryOpenExisting('Global\_MSIExecute', [ref]$mutex)) { return $false }
+        try {
+            if (-not [System.Threading.Mutex]::TryOpenExisting('Global\_MSIExecute', [ref]$mutex)) { return $false }
+        } catch [System.UnauthorizedAccessException] {
+            # It exists, and this account may not open it: taken as held.
+            return $true
+        }
         try { $free = $mutex.WaitOne(0) } catch [System.Threading.AbandonedMutexException] { $free = $true }
         if ($free) { $mutex.ReleaseMutex() }
         -not $free

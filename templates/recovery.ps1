@@ -23,19 +23,24 @@ function Test-BusyProcess {
     if (-not $busy) { return $false }
     $id, $ticks = $busy.Split(' ')
     $process = Get-Process -Id ([int]$id) -ErrorAction SilentlyContinue
-    [bool]($process -and $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks)
+    # A start time this account may not read: taken as the same process.
+    try { [bool]($process -and $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks) } catch { $true }
 }
 
 function Invoke-SchTasks {
+    # Its exit code decides: a line on standard error must not stop the script first.
     param([string[]]$ArgumentList)
+    $ErrorActionPreference = 'Continue'
     $output = & (Join-Path $env:SystemRoot 'System32\schtasks.exe') $ArgumentList 2>&1
     if ($LASTEXITCODE -ne 0) { throw ('schtasks.exe ' + $ArgumentList[0] + ' failed (exit code ' + $LASTEXITCODE + '): ' + ($output -join ' ')) }
 }
 
 function Register-RecoveryTask {
     # Before the first stop: a copy of this file in a folder only Administrators and SYSTEM
-    # can open, checked by SHA-256, and a task of SYSTEM that runs it with -Phase
-    # $Recovery.Phase from a time past every bound of this run, every 15 minutes for a day.
+    # can open (that, not the copy's SHA-256 in the run state, is what protects it), and a
+    # task of SYSTEM that runs it with -Phase $Recovery.Phase every 15 minutes for a day, from
+    # 15 minutes on: while this run holds the machine's mutex, or what it started still
+    # runs, the task does nothing.
     $folder = Join-Path $env:ProgramFiles 'sfbpatch'
     if (-not (Test-Path -LiteralPath $folder)) { [void](New-ProtectedFolder -Path $folder) }
     Assert-ProtectedFolder -Folder $folder
@@ -46,24 +51,23 @@ function Register-RecoveryTask {
     if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne $expected) { throw ('The copy ' + $copy + ' does not hold this script.') }
     Set-RunStateValue -Name 'RecoveryCopySha256' -Value $expected
     $arguments = Get-PhaseArguments -File $copy -Name $Recovery.Phase
-    # The execution policy the operator gave this process (-ExecutionPolicy) reaches no task
-    # through the environment: the task gets the same.
-    if ($env:PSExecutionPolicyPreference) { $arguments = '-ExecutionPolicy ' + $env:PSExecutionPolicyPreference + ' ' + $arguments }
-    $minutes = 2 * $ShellTimeoutMinutes + $InstallerTimeoutMinutes + 15
-    $start = (Get-Date).AddMinutes($minutes)
+    # The execution policy this run has (from -ExecutionPolicy, or the operator's own scope)
+    # does not reach a task of SYSTEM: the task gets the same. A Group Policy one applies to both.
+    $arguments = '-ExecutionPolicy ' + (Get-ExecutionPolicy) + ' ' + $arguments
+    $start = (Get-Date).AddMinutes(15)
     $format = 'yyyy-MM-dd''T''HH:mm:ss'
     $invariant = [System.Globalization.CultureInfo]::InvariantCulture
     $xml = '<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo><Description>' + [System.Security.SecurityElement]::Escape($Recovery.Description) + '</Description></RegistrationInfo>
-  <Triggers><TimeTrigger><Repetition><Interval>PT15M</Interval><Duration>P1D</Duration></Repetition><StartBoundary>' + $start.ToString($format, $invariant) + '</StartBoundary><EndBoundary>' + $start.AddDays(1).ToString($format, $invariant) + '</EndBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>
+  <Triggers><TimeTrigger><Enabled>true</Enabled><StartBoundary>' + $start.ToString($format, $invariant) + '</StartBoundary><EndBoundary>' + $start.AddDays(1).ToString($format, $invariant) + '</EndBoundary><Repetition><Interval>PT15M</Interval><Duration>P1D</Duration></Repetition></TimeTrigger></Triggers>
   <Principals><Principal id="Author"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>
-  <Settings><MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries><StartWhenAvailable>true</StartWhenAvailable><Enabled>true</Enabled><ExecutionTimeLimit>PT1H</ExecutionTimeLimit><DeleteExpiredTaskAfter>PT1H</DeleteExpiredTaskAfter></Settings>
+  <Settings><MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries><StartWhenAvailable>true</StartWhenAvailable><Enabled>true</Enabled><ExecutionTimeLimit>PT4H</ExecutionTimeLimit><DeleteExpiredTaskAfter>PT1H</DeleteExpiredTaskAfter></Settings>
   <Actions Context="Author"><Exec><Command>' + [System.Security.SecurityElement]::Escape((Join-Path $PSHOME 'powershell.exe')) + '</Command><Arguments>' + [System.Security.SecurityElement]::Escape($arguments) + '</Arguments></Exec></Actions>
 </Task>'
     $definition = Join-Path $script:RunFolder 'recovery-task.xml'
     [System.IO.File]::WriteAllText($definition, $xml, [System.Text.Encoding]::Unicode)
-    Invoke-SchTasks @('/Create', '/TN', $Recovery.TaskName, '/XML', $definition, '/F')
+    Invoke-SchTasks @('/Create', '/TN', $Recovery.TaskName, '/XML', $definition, '/RU', 'SYSTEM', '/F')
     $script:RecoveryRegistered = $true
     Write-Status ('Recovery task ' + $Recovery.TaskName + ' registered (SYSTEM, from ' + $start.ToString('yyyy-MM-dd HH:mm') + '): it starts again what was running if this run ends without doing so.')
 }
@@ -98,21 +102,24 @@ function Invoke-Recovery {
     if (-not (Enter-MachineLock)) { return 0 }
     $saved = Get-RunState
     if ($saved) {
-        $copy = Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')
-        Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
-        if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne (Get-Text $saved 'RecoveryCopySha256')) {
-            Write-RecoveryEvent -Message ('sfbpatch recovery: ' + $copy + ' is not the copy the run made; nothing was started.') -Type 'Error'
+        try {
+            $copy = Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')
+            Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
+            if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne (Get-Text $saved 'RecoveryCopySha256')) { throw ($copy + ' is not the copy the run made.') }
+            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy)) { return 0 }
+            $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
+            $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
+            $manual = @(Restore-ServerService)
+        } catch {
+            Write-RecoveryEvent -Message ('sfbpatch recovery failed: ' + $_.Exception.Message + ' Nothing more was started: run the script again, or start the services by hand.') -Type 'Error'
             return 1
         }
-        if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy)) { return 0 }
-        $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
-        $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
-        $manual = @(Restore-ServerService)
+        $started = (@($script:RunningBefore) + @('W3SVC' | Where-Object { $script:W3svcWasRunning })) -join ', '
         if ($manual.Count -gt 0) {
-            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; these did not start: ' + ($manual -join '; ') + '. Run the script again, or start them by hand.') -Type 'Error'
+            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped (' + $started + '); these did not start: ' + ($manual -join '; ') + '. Run the script again, or start them by hand.') -Type 'Error'
         } else {
             Clear-RunningBefore
-            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; started again: ' + ((@($script:RunningBefore) + @('W3SVC' | Where-Object { $script:W3svcWasRunning })) -join ', ') + '. Run the script again to finish the update.') -Type 'Warning'
+            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; started again: ' + $started + '. Run the script again to finish the update.') -Type 'Warning'
         }
     }
     Unregister-RecoveryTask

@@ -47,7 +47,9 @@ function Test-StepRuns {
 function Get-LeftDown {
     # What an earlier run that did not finish recorded as running and is not running now.
     $saved = Get-RunState
-    if ($saved) { @($saved.ServicesRunning | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' }) }
+    if (-not $saved) { return }
+    $names = @($saved.ServicesRunning) + @('W3SVC' | Where-Object { $saved.W3svcRunning -eq 'True' })
+    @($names | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' })
 }
 
 function Test-NothingToDo {
@@ -102,7 +104,12 @@ function Invoke-Procedure {
         Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
         $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; DatabaseReport = $DatabaseReport
             DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
-        $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
+        try {
+            $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
+        } catch {
+            foreach ($member in $group) { Add-StepResult $member ('Still running, or not run: ' + $_.Exception.Message) $started }
+            throw
+        }
         $after = @($report | Where-Object { $_.Kind -eq 'version' -and $_.Version })
         if ($after.Count -gt 0) { $script:VersionAfter = [Version]$after[0].Version }
         $script:Disagreements += @($report | Where-Object { $_.Kind -eq 'disagree' } | ForEach-Object { $_.Message })
@@ -117,7 +124,7 @@ function Invoke-Window {
     # exit code; throws when a step fails.
     $script:CurrentStep = 'Deciding what this run does'
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
-    $current = @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -eq 0
+    $current = @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_ -Known) }).Count -eq 0
     $script:Resume.UpdateInstalled = -not $DatabaseOnly -and (Test-InstallRecord)
     $script:Resume.DatabasesUpdated = ($DatabaseOnly -or $script:Resume.UpdateInstalled) -and ($current -or (Test-DatabaseRecord))
     if (-not $DatabaseOnly -and (Test-NothingToDo)) {
@@ -162,7 +169,8 @@ function Invoke-Window {
         Add-StepResult $installer ('FAILED (' + $CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ', below ' + $TargetVersion + ')')
         throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
     }
-    if (-not $DatabaseOnly) { Clear-RunningBefore }
+    # Services left stopped on purpose stay recorded: the next run starts them.
+    if (-not $DatabaseOnly -and -not (Test-Switch 'SkipStartServices')) { Clear-RunningBefore }
     if (Test-Switch 'SkipStartServices') { Write-Warning ('The services stay stopped (-SkipStartServices): the downtime goes on after this run (' + (Format-Elapsed (Get-Downtime)) + ' so far). Start them with Start-CsWindowsService.') }
     if ($script:Disagreements.Count -gt 0) { return $ExitCodes['databases-disagree'] }
     $ExitCodes['done']
@@ -212,8 +220,9 @@ function Invoke-Run {
                     $exitCode = Restore-AfterFailure
                 }
             }
-            if ($exitCode -eq $ExitCodes['done'] -and -not $WhatIfPreference) {
-                # A reboot this run calls for: the installer's 3010, or a marker after it ran.
+            if (@($ExitCodes['done'], $ExitCodes['databases-disagree']) -contains $exitCode -and -not $WhatIfPreference) {
+                # A reboot this run calls for: the installer's 3010, or a marker after it ran. It
+                # comes first: a database warning is in the transcript, and a later run reads again.
                 $markers = @(Get-PendingRebootMarker)
                 if ($script:RebootRequired -or ($script:InstallerRan -and $markers.Count -gt 0)) {
                     Write-Warning ('Windows needs a reboot to finish the update; after it, run the script again to confirm the databases. ' + ($markers -join ', '))
@@ -226,9 +235,11 @@ function Invoke-Run {
         $script:Completed = $true
     } finally {
         foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
+        Remove-ItemProperty -LiteralPath $LockKey -Name 'Holder' -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
         # The recovery task stays only for a run stopped at a bound, while what it waits for runs.
         if ($script:RecoveryRegistered -and -not $script:StillRunning) { Unregister-RecoveryTask }
-        if ($script:RunFolder) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
+        # A child still running at its bound keeps its folder.
+        if ($script:RunFolder -and -not $script:StillRunning) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary
         if ($script:Completed) {
             Write-Host ('Exit code ' + $exitCode)
@@ -286,12 +297,12 @@ $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStr
 $Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
-$LastOutput = $LastErrors = $Deferred = $Disagreements = @()
+$LastOutput = $LastErrors = $LastWarnings = $Deferred = $Disagreements = @()
 $Resume = @{ UpdateInstalled = $false; DatabasesUpdated = $false }
 if ($Phase -eq $Recovery.Phase) { exit (Invoke-Recovery) }
 if ($Phase) { exit (Invoke-Phase) }
-if (-not (Enter-MachineLock)) {
-    Write-Host ('Another run of sfbpatch holds this server (' + (Get-Text (Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue) 'Holder') + '): this one changed nothing.') -ForegroundColor Red
+if (-not (Enter-MachineLock) -or (Test-BusyProcess)) {
+    Write-Host ('Another run of sfbpatch holds this server (' + (Get-Text (Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue) 'Holder') + '), or what an earlier run started still runs (process ' + (Get-Text (Get-RunState) 'Busy') + '): this one changed nothing.') -ForegroundColor Red
     exit $ExitCodes['busy']
 }
 try {
@@ -299,4 +310,11 @@ try {
 } catch {
     Write-Verbose ('The holder of the run is not recorded: ' + $_.Exception.Message)
 }
-exit (Invoke-Run)
+try {
+    $exitCode = Invoke-Run
+} finally {
+    # Released here: an interactive console that goes on must not keep it.
+    $MachineLock.ReleaseMutex()
+    $MachineLock.Dispose()
+}
+exit $exitCode

@@ -70,18 +70,19 @@ function Get-DatabaseState {
 }
 
 function Test-RowCurrent {
-    # A row is current when Test-CsDatabase says it succeeded: Microsoft's sample shows a
-    # current database with Succeed True and InstalledVersion blank. Without Succeed, the
-    # versions decide.
-    param($Row)
-    if ($Row.Succeed) { return $Row.Succeed -eq 'True' }
-    $Row.InstalledVersion -and $Row.InstalledVersion -eq $Row.ExpectedVersion
+    # Current: InstalledVersion equal to ExpectedVersion, and Succeed not False. A blank
+    # InstalledVersion with Succeed True (Microsoft's success sample) is not a failure after
+    # Install-CsDatabase, but never enough to leave it out (-Known).
+    param($Row, [switch]$Known)
+    if ($Row.Succeed -eq 'False') { return $false }
+    if (-not $Row.InstalledVersion) { return -not $Known -and $Row.Succeed -eq 'True' }
+    $Row.InstalledVersion -eq $Row.ExpectedVersion
 }
 
 function Get-StaleRow {
     # The rows doc step 11 updates that are not current; in a child, other rows that are not
     # current are warnings with the command that updates them.
-    $rows = @(Get-DatabaseState)
+    param([object[]]$Rows)
     $owned = @($rows | Where-Object { $_.Owned })
     if ($owned.Count -eq 0) { throw ('Test-CsDatabase returned no database on ' + $DatabaseServer + ' (' + $rows.Count + ' rows in all).') }
     foreach ($row in @($rows | Where-Object { $script:InShell -and -not $_.Owned -and -not (Test-RowCurrent $_) })) {
@@ -91,22 +92,26 @@ function Get-StaleRow {
 }
 
 function Get-DatabaseRecordName {
-    # The database record names the SQL Server and the versions this machine expects there.
-    $expected = @(Get-DatabaseState -Owned | ForEach-Object { $_.ExpectedVersion } | Sort-Object -Unique)
-    $DatabaseServer + ' ' + ($expected -join ',')
+    # The database record names the SQL Server, the versions this machine expects there and
+    # this machine's Core Components version (an update may bring no new database version).
+    param([object[]]$Rows)
+    $expected = @($Rows | Where-Object { $_.Owned } | ForEach-Object { $_.ExpectedVersion } | Sort-Object -Unique)
+    $DatabaseServer + ' ' + ($expected -join ',') + ' ' + [string](Get-CoreVersion)
 }
 
 function Test-DatabaseUpdate {
-    # Doc step 11 is done by Install-CsDatabase's own outcome: no error record. Its success is
-    # recorded, and a later run does not stop the services again for it. Test-CsDatabase is
-    # read afterwards: a row it does not report current is a warning (exit code
-    # 'databases-disagree'), not a failure.
-    if ($script:LastErrors.Count -gt 0) {
-        $script:Detail = 'Install-CsDatabase reported errors: ' + ($script:LastErrors -join ' ')
+    # Doc step 11 is done by Install-CsDatabase's own outcome: no error record (a step with
+    # one fails at once). Test-CsDatabase is read afterwards. With a warning of Install-CsDatabase
+    # and a row not current, the step failed; else its success is recorded and a later run does
+    # not stop the services again for it: a row not current is then a warning (exit code
+    # 'databases-disagree').
+    $rows = @(Get-DatabaseState)
+    $stale = @(Get-StaleRow -Rows $rows)
+    if ($stale.Count -gt 0 -and $script:LastWarnings.Count -gt 0) {
+        $script:Detail = 'Install-CsDatabase warned (' + ($script:LastWarnings -join ' ') + ') and Test-CsDatabase does not report current: ' + (@($stale | ForEach-Object { $_.DatabaseName }) -join ', ')
         return $false
     }
-    Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport
-    $stale = @(Get-StaleRow)
+    Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName -Rows $rows) -Value $DatabaseReport
     if ($stale.Count -gt 0) {
         $message = 'Install-CsDatabase reported no error, but Test-CsDatabase does not report these databases current: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' (installed ' + $_.InstalledVersion + ', expected ' + $_.ExpectedVersion + ', Succeed ' + $_.Succeed + ')' }) -join ', ') + '. Check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose; a later run does not stop the services again for them.'
         Write-Warning $message
@@ -117,7 +122,7 @@ function Test-DatabaseUpdate {
 
 function Test-DatabaseRecord {
     $record = Get-ItemProperty -LiteralPath $DatabaseRecordKey -ErrorAction SilentlyContinue
-    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName)])
+    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName -Rows @(Get-DatabaseState))])
 }
 
 function Get-CoreVersion {

@@ -9,7 +9,8 @@
 
 function Invoke-Step {
     # Tests the step's state, acts only when it does not hold, then verifies (a step verified
-    # after the window: by Confirm-DeferredStep). Returns the step's result; throws if it fails.
+    # after the window: once its commands ran without an error record, by the child's deferred
+    # loop, with its own output). Returns the step's result; throws if it fails.
     param([hashtable]$Step)
     Enter-Step $Step
     $result = 'Done'
@@ -31,7 +32,8 @@ function Invoke-Step {
         Write-Status ($Step.Label + ': ' + $Step.Title)
         Invoke-NativeCommand -ScriptBlock $Step.Action
         if ($Step.VerifyAfterWindow) {
-            $script:Deferred += $Step
+            if ($script:LastErrors.Count -gt 0) { throw ('The commands reported errors: ' + ($script:LastErrors -join ' ')) }
+            $script:Deferred += @{ Step = $Step; Output = $script:LastOutput; Warnings = $script:LastWarnings }
             $result = 'Applied, verified once the services are back'
         } elseif (-not (& $Step.Verify)) {
             throw ('Not done after the commands: ' + $script:Detail)
@@ -42,17 +44,19 @@ function Invoke-Step {
 }
 
 function Invoke-NativeCommand {
-    # Runs a step's commands, shows their output as it comes and keeps it; error records are
-    # counted (Install-CsDatabase's outcome). The verification decides, not the first
-    # non-fatal error.
+    # Runs a step's commands, shows their output as it comes and keeps it, with its error and
+    # warning records apart (Install-CsDatabase's outcome). The verification decides, not the
+    # first non-fatal error.
     param([scriptblock]$ScriptBlock)
     $lines = New-Object System.Collections.Generic.List[string]
     $errors = New-Object System.Collections.Generic.List[string]
+    $warnings = New-Object System.Collections.Generic.List[string]
     $global:LASTEXITCODE = $null
     & {
         $ErrorActionPreference = 'Continue'
-        & $ScriptBlock 2>&1 | ForEach-Object {
+        & $ScriptBlock 2>&1 3>&1 | ForEach-Object {
             if ($_ -is [System.Management.Automation.ErrorRecord]) { $errors.Add([string]$_) }
+            if ($_ -is [System.Management.Automation.WarningRecord]) { $warnings.Add([string]$_) }
             $lines.Add([string]$_)
             Write-Status ('    ' + [string]$_)
         }
@@ -60,6 +64,7 @@ function Invoke-NativeCommand {
     $script:LastExit = $LASTEXITCODE
     $script:LastOutput = $lines.ToArray()
     $script:LastErrors = $errors.ToArray()
+    $script:LastWarnings = $warnings.ToArray()
     if ($null -ne $script:LastExit) { Write-Status ('    exit code ' + $script:LastExit) }
 }
 
@@ -70,6 +75,8 @@ function Start-WatchedProcess {
     $info.WorkingDirectory = $WorkingDirectory
     $info.UseShellExecute = $false
     $info.RedirectStandardOutput = $info.RedirectStandardError = $true
+    # Not attached to the operator's console: closing it, or Ctrl+C, does not end the program.
+    $info.CreateNoWindow = $true
     [System.Diagnostics.Process]::Start($info)
 }
 
@@ -80,20 +87,24 @@ function Wait-WatchedProcess {
     # runs. At the bound the program is left running, never killed: the run stops there
     # (exit code 'still-running') and the operator decides.
     param([System.Diagnostics.Process]$Process, [int]$Minutes, [string]$What, [switch]$Busy)
+    $ErrorActionPreference = 'Stop'
     if ($Busy) { Set-RunStateValue -Name 'Busy' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks) }
     $deadline = [DateTime]::UtcNow.AddMinutes($Minutes)
     $errorText = $Process.StandardError.ReadToEndAsync()
     $line = $Process.StandardOutput.ReadLineAsync()
     while ($true) {
-        if ($line.Wait(5000)) {
+        if ($line.Wait(1000)) {
             if ($null -eq $line.Result) { break }
             $line.Result
             $line = $Process.StandardOutput.ReadLineAsync()
-        } elseif ([DateTime]::UtcNow -gt $deadline) {
+        } elseif ($Process.HasExited) {
+            # Ended, and no line for a second: a program it started may hold the output open.
+            break
+        }
+        [void](Update-Clock)
+        if ([DateTime]::UtcNow -gt $deadline) {
             $script:StillRunning = $What + ' (process ' + $Process.Id + ') is still running after ' + $Minutes + ' minutes. It was left running.'
             throw $script:StillRunning
-        } else {
-            [void](Update-Clock)
         }
     }
     $left = [Math]::Max(0, [int]($deadline - [DateTime]::UtcNow).TotalMilliseconds)
@@ -114,6 +125,8 @@ function New-ProtectedFolder {
     param([string]$Path)
     $security = New-Object System.Security.AccessControl.DirectorySecurity
     $security.SetAccessRuleProtection($true, $false)
+    # Owned by Administrators, whatever the policy for objects an administrator creates.
+    $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier($TrustedSids[0])))
     foreach ($sid in $TrustedSids) {
         $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
         $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')))
@@ -210,7 +223,11 @@ function Invoke-Phase {
                     break
                 }
             }
-            foreach ($step in $script:Deferred) {
+            foreach ($deferred in $script:Deferred) {
+                # The verification reads its own step's output, not the later steps'.
+                $step = $deferred.Step
+                $script:LastOutput = $deferred.Output
+                $script:LastWarnings = $deferred.Warnings
                 $script:Detail = ''
                 try { $done = & $step.Verify } catch { $done = $false; $script:Detail = $_.Exception.Message }
                 if ($done) { Send-Result 'step' @{ Id = $step.Id; State = 'Done' } } else { Send-Result 'step' @{ Id = $step.Id; State = 'FAILED'; Detail = 'Not done after the commands: ' + $script:Detail } }
