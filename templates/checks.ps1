@@ -25,10 +25,14 @@ function Get-PromptProblem {
 }
 
 function Get-LogDirectoryProblem {
-    # -WhatIf writes nothing, not even a probe.
+    # -WhatIf writes nothing, not even a probe. The elevated script writes files of predictable
+    # names there: a new folder is made for Administrators and SYSTEM only, and one that others
+    # can write in is refused.
     if ($WhatIfPreference) { $script:NotChecked = $true; return }
     try {
-        [void][System.IO.Directory]::CreateDirectory($LogDirectory)
+        if (-not (Test-Path -LiteralPath $LogDirectory)) { [void](New-ProtectedFolder -Path $LogDirectory) }
+        $writers = @(Get-OpenWriter -Folder $LogDirectory)
+        if ($writers.Count -gt 0) { return ('Others than Administrators and SYSTEM can write in ' + $LogDirectory + ': ' + ($writers -join ', ') + '.') }
         $probe = Join-Path $LogDirectory ('sfbpatch-' + $RunStamp + '.probe')
         [System.IO.File]::WriteAllText($probe, 'probe')
         [System.IO.File]::Delete($probe)
@@ -54,7 +58,10 @@ function Get-MembershipProblem {
 function Get-InstallerProblem {
     if (-not (Test-Path -LiteralPath $UpdatePath -PathType Leaf)) { return ('No update installer at ' + $UpdatePath + '.') }
     $actual = Open-Installer
-    if ($ExpectedSha256 -and $actual -ne $ExpectedSha256) { 'The SHA-256 of ' + $UpdatePath + ' is ' + $actual + ', not ' + $ExpectedSha256 + '.' }
+    if ($ExpectedSha256 -and $actual -ne $ExpectedSha256) { return ('The SHA-256 of ' + $UpdatePath + ' is ' + $actual + ', not ' + $ExpectedSha256 + '.') }
+    # Windows looks for the installer's DLLs in its folder first: only its .exe is hashed.
+    $writers = @(Get-OpenWriter -Folder ([System.IO.Path]::GetDirectoryName($script:UpdatePath)))
+    if ($writers.Count -gt 0) { Write-Warning ('Others than Administrators and SYSTEM can write in the installer''s folder (' + ($writers -join ', ') + '): a DLL placed there would run with the installer. A folder only administrators can write in is safer.') }
 }
 
 function Test-ResumesAfterInstaller {
@@ -101,6 +108,8 @@ function Get-ServerStateProblem {
     $script:ServerState = @(Invoke-ScriptPhase -Name $readPhase -Request @{ Read = $true; Pool = [bool]$DatabaseOnly })
     $failed = @(Get-Reported 'failed')
     if ($failed.Count -gt 0) { return ('The module does not import or cannot read the server: ' + $failed[0].Message) }
+    # An empty list would make the stops "already done" while the services run.
+    if (@(Get-CsServiceState).Count -eq 0 -and @(Get-Service -Name 'RTC*' -ErrorAction SilentlyContinue).Count -gt 0) { return 'Get-CsWindowsService lists no service, but Windows has RTC services: the module cannot read this server''s topology.' }
     Write-Status ('  services running now: ' + (@(Get-CsServiceState | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name }) -join ', '))
     foreach ($row in @(Get-DatabaseState)) {
         $scope = 'not updated by doc step 11'

@@ -181,9 +181,12 @@ function Invoke-Run {
     $transcribing = $false
     if (-not $WhatIfPreference) {
         try {
-            [void][System.IO.Directory]::CreateDirectory($LogDirectory)
-            Start-Transcript -LiteralPath (Join-Path $LogDirectory ('sfbpatch-' + $env:COMPUTERNAME + '-' + $RunStamp + '.log')) -Confirm:$false | Out-Null
-            $transcribing = $true
+            # Not in a folder others can write in: the log-folder check says why.
+            if (-not (Test-Path -LiteralPath $LogDirectory)) { [void](New-ProtectedFolder -Path $LogDirectory) }
+            if (@(Get-OpenWriter -Folder $LogDirectory).Count -eq 0) {
+                Start-Transcript -LiteralPath (Join-Path $LogDirectory ('sfbpatch-' + $env:COMPUTERNAME + '-' + $RunStamp + '.log')) -Confirm:$false | Out-Null
+                $transcribing = $true
+            }
         } catch {
             Write-Warning ('No transcript: ' + $_.Exception.Message)
         }

@@ -150,6 +150,17 @@ function Assert-ProtectedFolder {
     }
 }
 
+function Get-OpenWriter {
+    # Who else than Administrators, SYSTEM, TrustedInstaller, CREATOR OWNER and this account
+    # may write in a folder or its files: write data or attributes, create files or folders,
+    # change permissions or owner, or the generic write and all rights.
+    param([string]$Folder)
+    $trusted = $TrustedSids + @('S-1-3-0', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464', [System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
+    $rules = @((Get-Acl -LiteralPath $Folder).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]) |
+        Where-Object { [string]$_.AccessControlType -eq 'Allow' -and ([int]$_.FileSystemRights -band 0x500C0116) -and $trusted -notcontains $_.IdentityReference.Value })
+    @(foreach ($rule in $rules) { try { $rule.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { $rule.IdentityReference.Value } }) | Sort-Object -Unique
+}
+
 function Get-PhaseArguments {
     # The command line of every start of this script by itself: a child, or the recovery
     # task. No -EncodedCommand, no code: the file and its parameters.
