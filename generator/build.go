@@ -143,7 +143,7 @@ func parameters(p Product, f Facts) []Parameter {
 		{Name: "UpdatePath", Type: "string", Default: updatePath, Help: fmt.Sprintf("Path of the update installer. Default: the path given when the script was generated, else %s in the script's own folder.", p.Installer)},
 		{Name: "LogDirectory", Type: "string", Default: "(Join-Path $env:ProgramData 'sfbpatch')", Help: `Folder for the transcript and the Install-CsDatabase report. Default: $env:ProgramData\sfbpatch.`},
 		{Name: "Unattended", Type: "switch", Help: "Asks nothing: for Task Scheduler and SCCM, with " + UnattendedCommandLine + ", which keeps the exit codes. -WhatIf still changes nothing."},
-		{Name: "Force", Type: "switch", Help: "Turns the failures of the group-membership check and of the open-Management-Shell check into warnings."},
+		{Name: "Force", Type: "switch", Help: "Turns the failures of the group-membership check, of the open-Management-Shell check and of a mirror state that cannot be read into warnings (a mirrored database is never overridden)."},
 		{Name: "IgnorePendingReboot", Type: "switch", Help: "Runs even though Windows reports a pending reboot."},
 		{Name: "LeaveServicesStopped", Type: "switch", Help: "When a step fails, leaves the services stopped instead of starting again those that were running."},
 		{Name: "SkipStartServices", Type: "switch", Help: "Leaves the Skype for Business or Lync services stopped after step 11 (the start is a step beyond the doc)."},

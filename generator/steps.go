@@ -117,7 +117,8 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Title: mirrorTitle(p),
 			Test:  "Get-MirrorProblem",
 			Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
-				"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>."},
+				"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>. " +
+				"A mirror state that cannot be read: check Get-CsDatabaseMirrorState -PoolFqdn <pool> by hand, then -Force runs anyway."},
 		updated)
 }
 
@@ -188,9 +189,9 @@ func steps(p Product, ed Edition, f Facts) []Step {
 		updateVerify.Description += fmt.Sprintf(" After the services are back, the %s version must be at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys); if not, the step fails and its record is removed.", p.CoreComponents)
 	}
 	databaseUpdate := Probe{
-		Description: `Install-CsDatabase reported no error: its success is recorded under HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases (the SQL Server and the versions this machine expects), and a later run does not stop the services again for it. ` +
-			"Then " + db.TestCommand + " is read: a row that step 11 updates (" + db.Scope + ") that it does not report current (Succeed True, and InstalledVersion blank, as in Microsoft's sample, or equal to ExpectedVersion) is a warning and exit code 8, not a failure. " +
-			"Other rows that are not current are warnings with the command that updates them.",
+		Description: `Install-CsDatabase reported no error record (one fails the step at once, in the window). Without a warning either, its success is recorded first under HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases (the SQL Server and this machine's Core Components version), and a later run does not stop the services again for it. ` +
+			"Then " + db.TestCommand + " is read: a row that step 11 updates (" + db.Scope + ") that it does not report current (Succeed True, and InstalledVersion blank, as in Microsoft's sample, or equal to ExpectedVersion), or a reading that fails, is a warning and exit code 8. " +
+			"If Install-CsDatabase wrote a warning, such a row fails the step instead (no record), and without one the success is recorded. Other rows that are not current are warnings with the command that updates them.",
 		Expression: "Test-DatabaseUpdate",
 	}
 	return []Step{

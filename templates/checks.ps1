@@ -168,7 +168,13 @@ function Get-MirrorProblem {
     $mirrored = @(Get-DatabaseState -Owned | Where-Object { $_.MirrorSqlServerFqdn } | ForEach-Object { $_.DatabaseName + ' (mirror on ' + $_.MirrorSqlServerFqdn + ')' })
     $mirrored += @(Get-Reported 'mirror' | Where-Object { $_.StatusOnPrimary -or @('', 'DatabaseInaccessibleOrMirroringNotEnabled') -notcontains $_.StateOnMirror } |
         ForEach-Object { $_.DatabaseName + ' of ' + $_.Pool + ' (' + $_.StateOnMirror + ' ' + $_.StatusOnPrimary + ')' })
-    if ($mirrored.Count -gt 0) { 'These databases are mirrored: ' + ($mirrored -join ', ') + '.' }
+    if ($mirrored.Count -gt 0) { return ('These databases are mirrored: ' + ($mirrored -join ', ') + '.') }
+    # A state that cannot be read fails the check too, unless -Force.
+    foreach ($unread in @(Get-Reported 'mirror-unread')) {
+        $problem = 'The mirror state cannot be read (' + $unread.Message + ').'
+        if (-not (Test-Switch 'Force')) { return $problem }
+        Write-Warning ($problem + ' Going on because of -Force.')
+    }
 }
 
 function Get-StaleMachineProblem {

@@ -18,13 +18,14 @@ function Enter-MachineLock {
 }
 
 function Test-BusyProcess {
-    # Whether the installer or a child that the run recorded (PID and start time) still runs.
-    $busy = Get-Text (Get-RunState) 'Busy'
+    # Whether the installer or a child that a run recorded (PID, start time, name) still runs.
+    $busy = Get-Text (Get-ItemProperty -LiteralPath $BusyKey -ErrorAction SilentlyContinue) 'Process'
     if (-not $busy) { return $false }
-    $id, $ticks = $busy.Split(' ')
+    $id, $ticks, $name = $busy.Split(' ')
     $process = Get-Process -Id ([int]$id) -ErrorAction SilentlyContinue
+    if (-not $process -or $process.ProcessName -ne $name) { return $false }
     # A start time this account may not read: taken as the same process.
-    try { [bool]($process -and $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks) } catch { $true }
+    try { $process.StartTime.ToUniversalTime().Ticks -eq [long]$ticks } catch { $true }
 }
 
 function Invoke-SchTasks {
@@ -43,7 +44,8 @@ function Register-RecoveryTask {
     # runs, the task does nothing.
     $folder = Join-Path $env:ProgramFiles 'sfbpatch'
     if (-not (Test-Path -LiteralPath $folder)) { [void](New-ProtectedFolder -Path $folder) }
-    Assert-ProtectedFolder -Folder $folder
+    # Owned by Administrators or SYSTEM, as the task (SYSTEM) checks it.
+    Assert-ProtectedFolder -Folder $folder -Owners $TrustedSids
     $copy = Join-Path $folder ($Recovery.TaskName + '.ps1')
     $bytes = [System.IO.File]::ReadAllBytes($ScriptFile)
     [System.IO.File]::WriteAllBytes($copy, $bytes)
@@ -70,6 +72,12 @@ function Register-RecoveryTask {
     Invoke-SchTasks @('/Create', '/TN', $Recovery.TaskName, '/XML', $definition, '/RU', 'SYSTEM', '/F')
     $script:RecoveryRegistered = $true
     Write-Status ('Recovery task ' + $Recovery.TaskName + ' registered (SYSTEM, from ' + $start.ToString('yyyy-MM-dd HH:mm') + '): it starts again what was running if this run ends without doing so.')
+}
+
+function Test-RecoveryTask {
+    $ErrorActionPreference = 'Continue'
+    & (Join-Path $env:SystemRoot 'System32\schtasks.exe') @('/Query', '/TN', $Recovery.TaskName) 2>&1 | Out-Null
+    $LASTEXITCODE -eq 0
 }
 
 function Unregister-RecoveryTask {

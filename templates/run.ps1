@@ -239,8 +239,10 @@ function Invoke-Run {
     } finally {
         foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
         Remove-ItemProperty -LiteralPath $LockKey -Name 'Holder' -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
-        # The recovery task stays only for a run stopped at a bound, while what it waits for runs.
-        if ($script:RecoveryRegistered -and -not $script:StillRunning) { Unregister-RecoveryTask }
+        # The recovery task stays for a run stopped at a bound (what it waits for still runs), one
+        # that ended while Windows restarts, and one that was stopped; else this run removes it,
+        # an earlier run's included, which would act against what this run left.
+        if ($script:Completed -and -not $script:StillRunning -and -not $script:RebootUnderWay -and -not $WhatIfPreference -and ($script:RecoveryRegistered -or (Test-RecoveryTask))) { Unregister-RecoveryTask }
         # A child still running at its bound keeps its folder.
         if ($script:RunFolder -and -not $script:StillRunning) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary
@@ -259,6 +261,7 @@ function Restore-AfterFailure {
     # Returns the exit code.
     if (-not $script:Changed) {
         Write-Host 'Nothing was changed.' -ForegroundColor Red
+        if ($script:RecordedHere) { Clear-RunningBefore }
         return $ExitCodes['nothing-changed']
     }
     $manual = @(Restore-ServerService)
@@ -297,24 +300,31 @@ $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $false
+$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
 $LastOutput = $LastErrors = $LastWarnings = $Deferred = $Disagreements = @()
 $Resume = @{ UpdateInstalled = $false; DatabasesUpdated = $false }
 if ($Phase -eq $Recovery.Phase) { exit (Invoke-Recovery) }
 if ($Phase) { exit (Invoke-Phase) }
-if (-not (Enter-MachineLock) -or (Test-BusyProcess)) {
-    Write-Host ('Another run of sfbpatch holds this server (' + (Get-Text (Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue) 'Holder') + '), or what an earlier run started still runs (process ' + (Get-Text (Get-RunState) 'Busy') + '): this one changed nothing.') -ForegroundColor Red
+if (-not (Enter-MachineLock)) {
+    $holder = Get-Text (Get-ItemProperty -LiteralPath $LockKey -ErrorAction SilentlyContinue) 'Holder'
+    if (-not $holder) { $holder = 'no run recorded: the recovery task, or a run that was ended' }
+    Write-Host ('Another run of sfbpatch holds this server (' + $holder + '): this one changed nothing.') -ForegroundColor Red
     exit $ExitCodes['busy']
 }
 try {
-    if (-not $WhatIfPreference) { Set-RecordValue -Key $LockKey -Name 'Holder' -Value ('process ' + $PID + ', started ' + (Get-Date -Format 'yyyy-MM-dd HH:mm:ss') + ' by ' + [System.Security.Principal.WindowsIdentity]::GetCurrent().Name) }
-} catch {
-    Write-Verbose ('The holder of the run is not recorded: ' + $_.Exception.Message)
-}
-try {
-    $exitCode = Invoke-Run
+    if (Test-BusyProcess) {
+        Write-Host ('What an earlier run started still runs (process ' + (Get-Text (Get-ItemProperty -LiteralPath $BusyKey) 'Process') + '): this run changed nothing. Run it again once that process has ended.') -ForegroundColor Red
+        $exitCode = $ExitCodes['busy']
+    } else {
+        try {
+            if (-not $WhatIfPreference) { Set-RecordValue -Key $LockKey -Name 'Holder' -Value ('process ' + $PID + ', started ' + (Get-Date -Format 'yyyy-MM-dd HH:mm:ss') + ' by ' + [System.Security.Principal.WindowsIdentity]::GetCurrent().Name) }
+        } catch {
+            Write-Verbose ('The holder of the run is not recorded: ' + $_.Exception.Message)
+        }
+        $exitCode = Invoke-Run
+    }
 } finally {
     # Released here: an interactive console that goes on must not keep it.
     $MachineLock.ReleaseMutex()

@@ -92,11 +92,9 @@ function Get-StaleRow {
 }
 
 function Get-DatabaseRecordName {
-    # The database record names the SQL Server, the versions this machine expects there and
-    # this machine's Core Components version (an update may bring no new database version).
-    param([object[]]$Rows)
-    $expected = @($Rows | Where-Object { $_.Owned } | ForEach-Object { $_.ExpectedVersion } | Sort-Object -Unique)
-    $DatabaseServer + ' ' + ($expected -join ',') + ' ' + [string](Get-CoreVersion)
+    # The database record names the SQL Server and this machine's Core Components version,
+    # whose binaries set the versions Install-CsDatabase brings the databases to.
+    $DatabaseServer + ' ' + [string](Get-CoreVersion)
 }
 
 function Test-DatabaseUpdate {
@@ -105,13 +103,19 @@ function Test-DatabaseUpdate {
     # and a row not current, the step failed; else its success is recorded and a later run does
     # not stop the services again for it: a row not current is then a warning (exit code
     # 'databases-disagree').
-    $rows = @(Get-DatabaseState)
-    $stale = @(Get-StaleRow -Rows $rows)
+    # Without a warning, the record comes first: a reading that fails afterwards is a warning.
+    if ($script:LastWarnings.Count -eq 0) { Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport }
+    try {
+        $stale = @(Get-StaleRow -Rows @(Get-DatabaseState))
+    } catch {
+        if ($script:LastWarnings.Count -gt 0) { throw }
+        $stale = @(New-Object PSObject -Property @{ DatabaseName = 'Test-CsDatabase'; InstalledVersion = ''; ExpectedVersion = ''; Succeed = $_.Exception.Message })
+    }
     if ($stale.Count -gt 0 -and $script:LastWarnings.Count -gt 0) {
         $script:Detail = 'Install-CsDatabase warned (' + ($script:LastWarnings -join ' ') + ') and Test-CsDatabase does not report current: ' + (@($stale | ForEach-Object { $_.DatabaseName }) -join ', ')
         return $false
     }
-    Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName -Rows $rows) -Value $DatabaseReport
+    if ($script:LastWarnings.Count -gt 0) { Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport }
     if ($stale.Count -gt 0) {
         $message = 'Install-CsDatabase reported no error, but Test-CsDatabase does not report these databases current: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' (installed ' + $_.InstalledVersion + ', expected ' + $_.ExpectedVersion + ', Succeed ' + $_.Succeed + ')' }) -join ', ') + '. Check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose; a later run does not stop the services again for them.'
         Write-Warning $message
@@ -122,7 +126,7 @@ function Test-DatabaseUpdate {
 
 function Test-DatabaseRecord {
     $record = Get-ItemProperty -LiteralPath $DatabaseRecordKey -ErrorAction SilentlyContinue
-    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName -Rows @(Get-DatabaseState))])
+    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName)])
 }
 
 function Get-CoreVersion {
@@ -176,9 +180,9 @@ function Send-MirrorState {
                 Send-Result 'mirror' @{ Pool = $pool; DatabaseName = (Get-Text $state 'DatabaseName'); StateOnMirror = (Get-Text $state 'StateOnMirror'); StatusOnPrimary = (Get-Text $state 'MirroringStatusOnPrimary') }
             }
         }
-        if ($pools.Count -eq 0) { Write-Warning ('No pool keeps its user database on ' + $SqlServerFqdn + ': the mirror state is not read.') }
+        if ($pools.Count -eq 0) { Send-Result 'mirror-unread' @{ Message = 'no pool keeps its user database on ' + $SqlServerFqdn } }
     } catch {
-        Write-Warning ('Cannot read the mirror state: ' + $_.Exception.Message)
+        Send-Result 'mirror-unread' @{ Message = $_.Exception.Message }
     }
 }
 
@@ -187,6 +191,7 @@ function Send-MirrorState {
 
 $RunStateKey = 'HKLM:\SOFTWARE\sfbpatch\RunState'
 $DatabaseRecordKey = 'HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases'
+$BusyKey = 'HKLM:\SOFTWARE\sfbpatch\Busy'
 
 function Set-RecordValue {
     # One value of the script's own records under HKLM:\SOFTWARE\sfbpatch.
@@ -219,6 +224,7 @@ function Save-RunningBefore {
         $script:RunningBefore = @(Get-CsServiceState | ForEach-Object { $_.Name } | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -eq 'Running' })
         $w3svc = Get-Service -Name 'W3SVC' -ErrorAction SilentlyContinue
         $script:W3svcWasRunning = [bool]($w3svc -and [string]$w3svc.Status -eq 'Running')
+        $script:RecordedHere = $true
         Set-RecordValue -Key $RunStateKey -Name 'ServicesRunning' -Value ([string[]]$script:RunningBefore) -Type MultiString
         Set-RecordValue -Key $RunStateKey -Name 'W3svcRunning' -Value ([string]$script:W3svcWasRunning)
     }

@@ -83,12 +83,12 @@ function Start-WatchedProcess {
 function Wait-WatchedProcess {
     # Passes on a started program's output lines as they come, within a bound, and sets
     # $LASTEXITCODE. Standard error is read on the side, so that neither stream can fill up
-    # and stall the program. With -Busy its PID is recorded for the recovery task while it
-    # runs. At the bound the program is left running, never killed: the run stops there
+    # and stall the program. With -Busy its PID, start time and name are recorded while it
+    # runs (HKLM:\SOFTWARE\sfbpatch\Busy): no later run, and no recovery, starts meanwhile. At the bound the program is left running, never killed: the run stops there
     # (exit code 'still-running') and the operator decides.
     param([System.Diagnostics.Process]$Process, [int]$Minutes, [string]$What, [switch]$Busy)
     $ErrorActionPreference = 'Stop'
-    if ($Busy) { Set-RunStateValue -Name 'Busy' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks) }
+    if ($Busy) { Set-RecordValue -Key $BusyKey -Name 'Process' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks + ' ' + $Process.ProcessName) }
     $deadline = [DateTime]::UtcNow.AddMinutes($Minutes)
     $errorText = $Process.StandardError.ReadToEndAsync()
     $line = $Process.StandardOutput.ReadLineAsync()
@@ -113,7 +113,7 @@ function Wait-WatchedProcess {
         throw $script:StillRunning
     }
     if ($errorText.Wait(10000)) { $errorText.Result -split '\r?\n' | Where-Object { $_ } }
-    if ($Busy) { Set-RunStateValue -Name 'Busy' -Value '' }
+    if ($Busy) { Set-RecordValue -Key $BusyKey -Name 'Process' -Value '' }
     $global:LASTEXITCODE = $Process.ExitCode
 }
 
@@ -139,13 +139,12 @@ function New-ProtectedFolder {
 
 function Assert-ProtectedFolder {
     # Before each use, here and in the child: only Administrators and SYSTEM have access,
-    # nothing is inherited, and the owner is one of them or this account.
-    param([string]$Folder)
+    # nothing is inherited, and the owner is one of -Owners (default: them or this account).
+    param([string]$Folder, [string[]]$Owners = ($TrustedSids + @([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)))
     $acl = Get-Acl -LiteralPath $Folder
     $sidType = [System.Security.Principal.SecurityIdentifier]
     $others = @($acl.GetAccessRules($true, $true, $sidType) | Where-Object { $TrustedSids -notcontains $_.IdentityReference.Value })
-    $owners = $TrustedSids + @([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
-    if (-not $acl.AreAccessRulesProtected -or $others.Count -gt 0 -or $owners -notcontains $acl.GetOwner($sidType).Value) {
+    if (-not $acl.AreAccessRulesProtected -or $others.Count -gt 0 -or $Owners -notcontains $acl.GetOwner($sidType).Value) {
         throw ('The folder ' + $Folder + ' is open to others than Administrators and SYSTEM: it is not used.')
     }
 }
