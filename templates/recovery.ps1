@@ -108,6 +108,7 @@ function Invoke-Recovery {
     # again through the Service Control Manager what the run recorded as running before its
     # first stop, writes an event, and removes itself.
     if (-not (Enter-MachineLock)) { return 0 }
+    Set-RecordValue -Key $LockKey -Name 'Holder' -Value ('the recovery task, process ' + $PID)
     $saved = Get-RunState
     if ($saved) {
         try {
@@ -127,9 +128,10 @@ function Invoke-Recovery {
             Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped (' + $started + '); these did not start: ' + ($manual -join '; ') + '. Run the script again, or start them by hand.') -Type 'Error'
         } else {
             Clear-RunningBefore
-            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; started again: ' + $started + '. Run the script again to finish the update.') -Type 'Warning'
+            Write-RecoveryEvent -Message ('sfbpatch recovery: a run ended without starting again what it stopped; running again: ' + $started + '. Run the script again to finish the update.') -Type 'Warning'
         }
     }
     Unregister-RecoveryTask
+    Remove-ItemProperty -LiteralPath $LockKey -Name 'Holder' -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
     0
 }

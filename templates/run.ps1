@@ -130,7 +130,10 @@ function Invoke-Window {
     if (-not $DatabaseOnly -and (Test-NothingToDo)) {
         foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['DatabasesUpdated']) }
         if (-not $WhatIfPreference) { Clear-RunningBefore }
-        if (-not $current) { Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded in an earlier run: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose. The services are not stopped again for them.') }
+        if (@(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -gt 0) {
+            Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded in an earlier run: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose. The services are not stopped again for them.')
+            return $ExitCodes['databases-disagree']
+        }
         return $ExitCodes['done']
     }
     $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
@@ -214,7 +217,7 @@ function Invoke-Run {
                 $exitCode = Invoke-Window
             } catch {
                 Write-Host ('FAILED at ' + $script:CurrentStep + ': ' + $_.Exception.Message) -ForegroundColor Red
-                if ($script:StillRunning) {
+                if ($script:StillRunning -or (Test-BusyProcess)) {
                     # Never kill the installer or Install-CsDatabase: the operator decides.
                     Write-Host 'What to do: wait until it ends, then run the script again; the services stay as they are until then. The recovery task, if registered, starts them again once it has ended.' -ForegroundColor Red
                     $exitCode = $ExitCodes['still-running']
@@ -240,9 +243,11 @@ function Invoke-Run {
         foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
         Remove-ItemProperty -LiteralPath $LockKey -Name 'Holder' -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
         # The recovery task stays for a run stopped at a bound (what it waits for still runs), one
-        # that ended while Windows restarts, and one that was stopped; else this run removes it,
-        # an earlier run's included, which would act against what this run left.
-        if ($script:Completed -and -not $script:StillRunning -and -not $script:RebootUnderWay -and -not $WhatIfPreference -and ($script:RecoveryRegistered -or (Test-RecoveryTask))) { Unregister-RecoveryTask }
+        # that ended while Windows restarts, and one that was stopped. Else this run removes its
+        # own, and an earlier run's once this run changed something or nothing recorded is down:
+        # it would act against what this run left.
+        if ($script:Completed -and -not $script:StillRunning -and -not $script:RebootUnderWay -and -not $WhatIfPreference -and
+            ($script:RecoveryRegistered -or (($script:Changed -or @(Get-LeftDown).Count -eq 0) -and (Test-RecoveryTask)))) { Unregister-RecoveryTask }
         # A child still running at its bound keeps its folder.
         if ($script:RunFolder -and -not $script:StillRunning) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
         Show-Summary

@@ -93,8 +93,10 @@ function Get-StaleRow {
 
 function Get-DatabaseRecordName {
     # The database record names the SQL Server and this machine's Core Components version,
-    # whose binaries set the versions Install-CsDatabase brings the databases to.
-    $DatabaseServer + ' ' + [string](Get-CoreVersion)
+    # whose binaries set the versions Install-CsDatabase brings the databases to; none
+    # without that version.
+    $version = Get-CoreVersion
+    if ($version) { $DatabaseServer + ' ' + [string]$version }
 }
 
 function Test-DatabaseUpdate {
@@ -104,7 +106,8 @@ function Test-DatabaseUpdate {
     # not stop the services again for it: a row not current is then a warning (exit code
     # 'databases-disagree').
     # Without a warning, the record comes first: a reading that fails afterwards is a warning.
-    if ($script:LastWarnings.Count -eq 0) { Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport }
+    $name = Get-DatabaseRecordName
+    if ($name -and $script:LastWarnings.Count -eq 0) { Set-RecordValue -Key $DatabaseRecordKey -Name $name -Value $DatabaseReport }
     try {
         $stale = @(Get-StaleRow -Rows @(Get-DatabaseState))
     } catch {
@@ -115,7 +118,7 @@ function Test-DatabaseUpdate {
         $script:Detail = 'Install-CsDatabase warned (' + ($script:LastWarnings -join ' ') + ') and Test-CsDatabase does not report current: ' + (@($stale | ForEach-Object { $_.DatabaseName }) -join ', ')
         return $false
     }
-    if ($script:LastWarnings.Count -gt 0) { Set-RecordValue -Key $DatabaseRecordKey -Name (Get-DatabaseRecordName) -Value $DatabaseReport }
+    if ($name -and $script:LastWarnings.Count -gt 0) { Set-RecordValue -Key $DatabaseRecordKey -Name $name -Value $DatabaseReport }
     if ($stale.Count -gt 0) {
         $message = 'Install-CsDatabase reported no error, but Test-CsDatabase does not report these databases current: ' + (@($stale | ForEach-Object { $_.DatabaseName + ' (installed ' + $_.InstalledVersion + ', expected ' + $_.ExpectedVersion + ', Succeed ' + $_.Succeed + ')' }) -join ', ') + '. Check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose; a later run does not stop the services again for them.'
         Write-Warning $message
@@ -126,7 +129,8 @@ function Test-DatabaseUpdate {
 
 function Test-DatabaseRecord {
     $record = Get-ItemProperty -LiteralPath $DatabaseRecordKey -ErrorAction SilentlyContinue
-    [bool]($record -and $record.PSObject.Properties[(Get-DatabaseRecordName)])
+    $name = Get-DatabaseRecordName
+    [bool]($name -and $record -and $record.PSObject.Properties[$name])
 }
 
 function Get-CoreVersion {

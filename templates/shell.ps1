@@ -88,7 +88,8 @@ function Wait-WatchedProcess {
     # (exit code 'still-running') and the operator decides.
     param([System.Diagnostics.Process]$Process, [int]$Minutes, [string]$What, [switch]$Busy)
     $ErrorActionPreference = 'Stop'
-    if ($Busy) { Set-RecordValue -Key $BusyKey -Name 'Process' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks + ' ' + $Process.ProcessName) }
+    # A program that has already ended has no name to read: nothing to record then.
+    if ($Busy) { try { Set-RecordValue -Key $BusyKey -Name 'Process' -Value ([string]$Process.Id + ' ' + $Process.StartTime.ToUniversalTime().Ticks + ' ' + $Process.ProcessName) } catch { Write-Verbose $_.Exception.Message } }
     $deadline = [DateTime]::UtcNow.AddMinutes($Minutes)
     $errorText = $Process.StandardError.ReadToEndAsync()
     $line = $Process.StandardOutput.ReadLineAsync()
