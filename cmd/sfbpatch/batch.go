@@ -93,7 +93,6 @@ func (b *batchCmd) Run(e env) error {
 		return err
 	}
 	summary := map[string]int{}
-	var script, buf bytes.Buffer
 	number := 0
 	err = generator.ReadInventory(data, func(r generator.Row) error {
 		number++
@@ -102,26 +101,26 @@ func (b *batchCmd) Run(e env) error {
 			return err
 		}
 		name := strings.ToLower(r.Facts.ServerFQDN)
-		// The script is rendered once: window.md names its SHA-256, written or not.
-		script.Reset()
-		if err := generator.Generate(&script, r.Facts, generator.Options{Version: generator.Version}); err != nil {
+		// The plan is built once and the script rendered once: window.md names its SHA-256,
+		// written or not.
+		script, err := generator.Render(plan, generator.Options{Version: generator.Version})
+		if err != nil {
 			return err
 		}
-		scriptSum := sha256.Sum256(script.Bytes())
+		scriptSum := sha256.Sum256(script)
 		for _, format := range formats {
-			content := script.Bytes()
+			content, sum := script, scriptSum
 			if format != generator.FormatScript {
-				buf.Reset()
-				if err := generator.Generate(&buf, r.Facts, generator.Options{Format: format, Version: generator.Version}); err != nil {
+				if content, err = generator.Render(plan, generator.Options{Format: format, Version: generator.Version}); err != nil {
 					return err
 				}
-				content = buf.Bytes()
+				sum = sha256.Sum256(content)
 			}
 			file := name + "." + string(format)
 			if err := out.write(file, content); err != nil {
 				return err
 			}
-			fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256(content), file)
+			fmt.Fprintf(&sums, "%x  %s\n", sum, file)
 		}
 		if err := doc.Add(generator.NewWindowRow(number, plan, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
 			return err
