@@ -55,6 +55,9 @@ func planOf(f Facts) Plan {
 	plan.Children = children
 	plan.Window = window(plan.Steps)
 	plan.Recovery = recovery
+	if ed.Enterprise && f.TargetVersion == "" {
+		plan.Warnings = append(plan.Warnings, NoTargetVersionWarning)
+	}
 	plan.Resume = resumeCases(plan.Steps)
 	return plan
 }
@@ -164,6 +167,12 @@ func parameters(p Product, f Facts) []Parameter {
 			Help: "Internal: with -Phase, the folder of the run (Administrators and SYSTEM only) that holds the child's request and its results. Not for the operator."})
 }
 
+// NoTargetVersionWarning is what an Enterprise Edition Back End's script
+// cannot prove without --target-version.
+const NoTargetVersionWarning = "an Enterprise Edition Back End without --target-version: run with -DatabaseOnly from a Front End Server, the script can tell " +
+	"only whether the databases are behind that Front End's binaries, not whether the Front End has this update; when they match it, it changes nothing and exits 9. " +
+	"Give --target-version (the Core Components version of the update) for a definite check."
+
 // The default bounds of the script's waits, in minutes: a cumulative update
 // installer takes tens of minutes; a child runs Stop-CsWindowsService,
 // Install-CsDatabase and the start of the services.
@@ -195,5 +204,6 @@ var exitCodes = []ExitCode{
 	{Code: 6, Name: "still-running", Meaning: "The installer or a fresh Windows PowerShell (Install-CsDatabase) was still running at its bound: it was left running, and so were the services as they were. Wait until it ends, then run the script again; the recovery task, if registered, starts the services again once it has ended (it looks every 15 minutes for a day)."},
 	{Code: 7, Name: "left-down", Meaning: "A preflight check failed and this run changed nothing, but an earlier run left services stopped (named): fix the problem and run the script again, or start them by hand."},
 	{Code: 8, Name: "databases-disagree", Meaning: "Done, but Test-CsDatabase does not report every database doc step 11 updates current although Install-CsDatabase succeeded (in this run or an earlier one): the warning names the command to check them. No run stops the services again for them."},
+	{Code: 9, Name: "nothing-to-update", Meaning: "-DatabaseOnly without --target-version: the databases are at the versions this machine expects, and no record shows Install-CsDatabase ran from it: nothing this machine can update, nothing was changed. Run it from an updated Front End Server of the pool, or generate the script with --target-version."},
 	{Code: 3010, Name: "reboot-required", Meaning: "Done, but Windows needs a reboot to finish the update; after the reboot, a run of the script confirms the databases."},
 }

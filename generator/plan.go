@@ -42,6 +42,9 @@ type Plan struct {
 	// Resume says, for each outcome an earlier run can leave, what a new
 	// run does and whether it stops the services.
 	Resume []ResumeCase `json:"resume"`
+	// Warnings say what the facts leave unprovable at run time; absent
+	// when empty.
+	Warnings []string `json:"warnings,omitempty"`
 	// Variables are the script-level variables that carry the facts: each
 	// fact reaches the script once, as one quoted literal.
 	Variables []Variable `json:"variables"`

@@ -103,14 +103,15 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Test:   "Get-DatabaseOnlyEditionProblem",
 			Remedy: "Run the whole script on a Standard Edition server: it stops the services before doc step 11 and resumes after the installer."})
 	}
-	updated := Check{ID: "updated-machine", OnlyDatabaseOnly: true, ReadsServer: true,
-		Title: "With -DatabaseOnly: this machine is already updated: this installer's success is recorded here (by SHA-256).",
-		Test:  "Get-StaleMachineProblem",
-		Remedy: "Run -DatabaseOnly from a machine the update was installed on (Test-CsDatabase takes the expected database versions from the machine that runs it). " +
-			"A Front End Server updated by its own procedure has no record of this script: generate the script with --target-version so that its Core Components version shows it is updated."}
+	checks = append(checks, Check{ID: "pool-member", OnlyDatabaseOnly: true, ReadsServer: true,
+		Title:  "With -DatabaseOnly: this machine is a Front End Server of a pool whose user database is on $SqlServerFqdn (Get-CsComputer, Get-CsService -UserServer): doc step 11 brings the databases to this machine's level.",
+		Test:   "Get-PoolMemberProblem",
+		Remedy: "Run -DatabaseOnly on an updated Front End Server of a pool homed on $SqlServerFqdn."})
 	if f.TargetVersion != "" {
-		updated.Title = fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion.", p.CoreComponents)
-		updated.Remedy = "Run -DatabaseOnly from a machine the update was installed on: Test-CsDatabase takes the expected database versions from the machine that runs it."
+		checks = append(checks, Check{ID: "updated-machine", OnlyDatabaseOnly: true, ReadsServer: true,
+			Title:  fmt.Sprintf("With -DatabaseOnly: this machine is already updated: its %s version is at or above $TargetVersion.", p.CoreComponents),
+			Test:   "Get-StaleMachineProblem",
+			Remedy: "Run -DatabaseOnly from a machine the update was installed on: Test-CsDatabase takes the expected database versions from the machine that runs it."})
 	}
 	return append(checks,
 		Check{ID: "not-mirrored", DatabaseOnly: true, ReadsServer: true,
@@ -118,8 +119,7 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Test:  "Get-MirrorProblem",
 			Remedy: "Remove the mirror first with Uninstall-CsMirrorDatabase -SqlServerFqdn <primary> -DatabaseType <type> for each database listed, " +
 				"run this script, then re-establish the mirror with Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn <primary> -FileShare <share>. " +
-				"A mirror state that cannot be read: check Get-CsDatabaseMirrorState -PoolFqdn <pool> by hand, then -Force runs anyway."},
-		updated)
+				"A mirror state that cannot be read: check Get-CsDatabaseMirrorState -PoolFqdn <pool> by hand, then -Force runs anyway."})
 }
 
 // Probe expressions. Those of steps in a child are functions of the child

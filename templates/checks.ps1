@@ -180,10 +180,16 @@ function Get-MirrorProblem {
 function Get-StaleMachineProblem {
     # Test-CsDatabase takes the versions it expects from the machine that runs it.
     $version = Get-CoreVersion
-    if ($TargetVersion -and -not ($version -and $version -ge [Version]$TargetVersion)) {
-        return ('This machine is not updated: ' + $CoreComponentsName + ' is at ' + [string]$version + ', below ' + $TargetVersion + '.')
+    if (-not ($version -and $version -ge [Version]$TargetVersion)) {
+        'This machine is not updated: ' + $CoreComponentsName + ' is at ' + [string]$version + ', below ' + $TargetVersion + '.'
     }
-    if (-not $TargetVersion -and -not ((Test-Path -LiteralPath $UpdatePath -PathType Leaf) -and (-not $ExpectedSha256 -or (Open-Installer) -eq $ExpectedSha256) -and (Test-InstallRecord))) {
-        'This machine is not updated: no success of this installer is recorded here.'
+}
+
+function Get-PoolMemberProblem {
+    # -DatabaseOnly updates the databases to this machine's level: only from a Front End Server
+    # of a pool whose user database is on $SqlServerFqdn.
+    $pools = @(Get-Reported 'pool')
+    if (@($pools | Where-Object { $_.UserDatabaseServer -eq $SqlServerFqdn }).Count -eq 0) {
+        'This machine (' + $HostFqdn + ') is not a Front End Server of a pool whose user database is on ' + $SqlServerFqdn + ' (its pool: ' + ((@($pools | ForEach-Object { $_.Pool + ' on ' + $_.UserDatabaseServer }) -join ', ')) + ').'
     }
 }

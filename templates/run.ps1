@@ -136,6 +136,13 @@ function Invoke-Window {
         }
         return $ExitCodes['done']
     }
+    # -DatabaseOnly: databases at the versions this machine expects prove nothing about this
+    # machine, unless --target-version or a record of Install-CsDatabase from it does.
+    if ($DatabaseOnly -and $script:Resume.DatabasesUpdated -and -not $TargetVersion -and -not (Test-DatabaseRecord)) {
+        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: nothing this machine can update' }
+        Write-Warning ('The databases on ' + $DatabaseServer + ' are at the versions this machine expects (' + $CoreComponentsName + ' ' + [string](Get-CoreVersion) + '): there is nothing it can update. If it has the update, so have the databases; if not, run -DatabaseOnly from an updated Front End Server of the pool, or generate the script with --target-version.')
+        return $ExitCodes['nothing-to-update']
+    }
     $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
     $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
     $question = 'Run, in this order: ' + ($listed -join ' | ') + ' (UpdatePath: ' + $UpdatePath + '; SqlServerFqdn: ' + [string]$SqlServerFqdn + ')'

@@ -168,7 +168,8 @@ function Send-PoolDatabaseServer {
         $pool = Get-Text (Get-CsComputer -Identity $HostFqdn) 'Pool'
         foreach ($service in @(Get-CsService -UserServer | Where-Object { (Get-Text $_ 'PoolFqdn') -eq $pool })) {
             $database = Get-Text $service 'UserDatabase'
-            Send-Result 'pool' @{ Pool = $pool; UserDatabaseServer = $database.Substring($database.IndexOf(':') + 1) }
+            # UserDatabase:<SQL Server FQDN>, with an instance after a backslash if the store names one.
+            Send-Result 'pool' @{ Pool = $pool; UserDatabaseServer = $database.Substring($database.IndexOf(':') + 1).Split('\')[0] }
         }
     } catch {
         Write-Warning ('Cannot read the pool of ' + $HostFqdn + ': ' + $_.Exception.Message)

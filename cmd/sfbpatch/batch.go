@@ -93,6 +93,8 @@ func (b *batchCmd) Run(e env) error {
 		return err
 	}
 	summary := map[string]int{}
+	// Each warning once, with the servers it concerns.
+	warned := map[string][]string{}
 	number := 0
 	err = generator.ReadInventory(data, func(r generator.Row) error {
 		number++
@@ -126,6 +128,9 @@ func (b *batchCmd) Run(e env) error {
 			return err
 		}
 		summary[plan.Product.Name+", "+plan.Role]++
+		for _, w := range plan.Warnings {
+			warned[w] = append(warned[w], name)
+		}
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -148,6 +153,13 @@ func (b *batchCmd) Run(e env) error {
 	fmt.Fprintf(e.stderr, "sfbpatch: servers: %d; files written: %d, in %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
 	for _, kind := range slices.Sorted(maps.Keys(summary)) {
 		fmt.Fprintf(e.stderr, "  %d %s\n", summary[kind], kind)
+	}
+	for _, w := range slices.Sorted(maps.Keys(warned)) {
+		servers := warned[w]
+		if len(servers) > 3 {
+			servers = append(servers[:3:3], fmt.Sprintf("and %d more", len(warned[w])-3))
+		}
+		fmt.Fprintf(e.stderr, "warning: %s (%s)\n", w, visible(strings.Join(servers, ", ")))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -44,9 +43,12 @@ func (g *generateCmd) Run(e env) error {
 	for _, note := range g.notes {
 		fmt.Fprintln(e.stderr, visible(note))
 	}
-	var buf bytes.Buffer
 	opts := generator.Options{Format: generator.Format(g.Format), Version: generator.Version}
-	err = generator.Generate(&buf, facts, opts)
+	plan, err := generator.BuildPlan(facts)
+	var out []byte
+	if err == nil {
+		out, err = generator.Render(plan, opts)
+	}
 	var ps generator.Problems
 	if errors.As(err, &ps) || len(empty) > 0 {
 		// A fact given empty is reported as such, not as the problem its
@@ -65,8 +67,11 @@ func (g *generateCmd) Run(e env) error {
 	if g.Output == "" {
 		return inputError("--output: given but empty: give a file, or - for standard output")
 	}
-	if err := writeOutput(g.Output, buf.Bytes(), e.stdout, g.factsInfo); err != nil {
+	if err := writeOutput(g.Output, out, e.stdout, g.factsInfo); err != nil {
 		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, describeOpenError(err))
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(e.stderr, "warning: "+w)
 	}
 	return nil
 }
