@@ -17,9 +17,50 @@ import (
 const MaxInventorySize = 64 << 20
 
 // Row is one server of an inventory: the line it starts on and its facts.
+// Overrides are the keys of the fleet-wide defaults the row gives another
+// value for: the row's value is used.
 type Row struct {
-	Line  int
-	Facts Facts
+	Line      int
+	Facts     Facts
+	Overrides []string
+}
+
+// InventoryDefaults are the facts batch takes once for every row, by
+// key: a row's own value wins.
+var InventoryDefaults = []string{"product", "update_path", "update_sha256", "target_version"}
+
+// ValidateDefaults checks the fleet-wide facts as facts of any row.
+func ValidateDefaults(d Facts) Problems {
+	f := Facts{Edition: EditionStandard}
+	applyDefaults(&f, d)
+	if f.Product == "" {
+		f.Product = DefaultProduct
+	}
+	var ps Problems
+	for _, p := range Validate(f) {
+		if slices.Contains(InventoryDefaults, p.Field) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// applyDefaults gives f each default it lacks, and returns the keys for
+// which f holds another value.
+func applyDefaults(f *Facts, defaults Facts) []string {
+	var overrides []string
+	for _, key := range InventoryDefaults {
+		field, _ := fieldByKey(key)
+		value, given := field.text(f), *field.text(&defaults)
+		switch {
+		case given == "":
+		case *value == "":
+			*value = given
+		case !strings.EqualFold(*value, given):
+			overrides = append(overrides, key)
+		}
+	}
+	return overrides
 }
 
 // InventoryProblem is one thing wrong with an inventory, at a line (0: the
@@ -61,8 +102,9 @@ func (p InventoryProblem) String(file string) string {
 // an empty cell leaves the fact out. It checks every row (its facts, a
 // server given twice, an empty row) and returns every problem at once, as
 // InventoryProblems, after calling each for the rows that hold; each may
-// stop the reading with an error of its own.
-func ReadInventory(data []byte, each func(Row) error) error {
+// stop the reading with an error of its own. The facts of defaults
+// (InventoryDefaults) fill each row that lacks them.
+func ReadInventory(data []byte, defaults Facts, each func(Row) error) error {
 	text, err := utf8Text(data)
 	if err != nil {
 		return InventoryProblems{{Message: err.Error()}}
@@ -74,6 +116,7 @@ func ReadInventory(data []byte, each func(Row) error) error {
 	seen := map[string]int{}
 	var ps InventoryProblems
 	check := func(r Row, empty []string) error {
+		r.Overrides = applyDefaults(&r.Facts, defaults)
 		if r.Facts.Product == "" {
 			r.Facts.Product = DefaultProduct
 		}

@@ -22,16 +22,47 @@ import (
 
 // batchCmd generates every server's files from an inventory.
 type batchCmd struct {
-	Inventory string   `xor:"source" required:"" help:"The servers: a CSV file with a header row of facts file field names (server_fqdn and edition required), or a JSON array of facts objects; UTF-8, or UTF-16 with a byte order mark as Excel and Export-Csv write." placeholder:"FILE"`
-	Topology  string   `xor:"source" required:"" help:"A topology (Get-CsTopology -AsXml or .tbxml) instead of an inventory: every server sfbpatch topology lists." placeholder:"FILE"`
+	Inventory string   `xor:"source" help:"The servers (this, or --topology): a CSV file with a header row of facts file field names (server_fqdn and edition required), or a JSON array of facts objects; UTF-8, or UTF-16 with a byte order mark as Excel and Export-Csv write." placeholder:"FILE"`
+	Topology  string   `xor:"source" help:"A topology (Get-CsTopology -AsXml or .tbxml) instead of an inventory: every server sfbpatch topology lists." placeholder:"FILE"`
 	OutDir    string   `name:"out-dir" required:"" help:"Folder to write the files to: one per server and format, named <server_fqdn>.<format>, plus SHA256SUMS and window.md. It must not exist or be empty, unless --force." placeholder:"DIR"`
 	Format    []string `default:"ps1" sep:"," help:"What to write for each server: one or more of ps1, md, json, separated by commas. Default: ps1." placeholder:"FORMATS"`
 	Force     bool     `help:"Write into a folder that holds files already: the files of this batch replace those of the same names, and no other file is touched."`
+	// The fleet-wide facts: each row that lacks one takes it.
+	Product       *string `help:"The product of every server whose row or topology names none: lync2013, sfb2015 or sfb2019 (default sfb2015). A row's own value wins, with a note." placeholder:"PRODUCT"`
+	UpdatePath    *string `help:"The installer's path for every server whose row names none (see generate --update-path). A row's own value wins, with a note." placeholder:"PATH"`
+	UpdateSHA256  *string `name:"update-sha256" help:"The installer's SHA-256 for every server whose row names none. A row's own value wins, with a note." placeholder:"HEX"`
+	TargetVersion *string `help:"The Core Components version the update brings, for every server whose row names none: an Enterprise Edition Back End's -DatabaseOnly needs it to prove its Front End is updated. A row's own value wins, with a note." placeholder:"VERSION"`
+}
+
+// defaults are the fleet-wide facts of the flags, checked as any row's.
+func (b *batchCmd) defaults() (generator.Facts, error) {
+	var d generator.Facts
+	var empty []string
+	for _, flag := range []struct {
+		name  string
+		value *string
+		fact  *string
+	}{{"--product", b.Product, &d.Product}, {"--update-path", b.UpdatePath, &d.UpdatePath}, {"--update-sha256", b.UpdateSHA256, &d.UpdateSHA256}, {"--target-version", b.TargetVersion, &d.TargetVersion}} {
+		if flag.value == nil {
+			continue
+		}
+		if *flag.value == "" {
+			empty = append(empty, flag.name+": given but empty: leave the flag out, or give a value")
+		}
+		*flag.fact = *flag.value
+	}
+	if len(empty) > 0 {
+		return d, inputError(empty...)
+	}
+	if ps := generator.ValidateDefaults(d); len(ps) > 0 {
+		return d, inputError(describeProblems(ps, nil)...)
+	}
+	return d, nil
 }
 
 // Help is the detail that sfbpatch batch --help prints.
 func (batchCmd) Help() string {
-	return "Every row is checked before anything is written; any problem is printed as FILE:LINE: field: message, and nothing is written (exit 1). " +
+	return "The servers come from --inventory or from --topology (one of the two). Every row is checked before anything is written; any problem is printed as FILE:LINE: field: message, and nothing is written (exit 1). " +
 		"Each file is byte for byte what sfbpatch generate writes from the same facts and format. " +
 		"Exit codes: 0 written; 1 a bad inventory or flags, nothing written; 2 a file could not be read or written."
 }
@@ -46,6 +77,13 @@ func (b *batchCmd) Run(e env) error {
 	formats, err := b.formats()
 	if err != nil {
 		return err
+	}
+	defaults, err := b.defaults()
+	if err != nil {
+		return err
+	}
+	if b.Inventory == "" && b.Topology == "" {
+		return inputError("--inventory or --topology: missing or empty; give the servers as an inventory (CSV or JSON) or as a topology")
 	}
 	if b.OutDir == "" {
 		return inputError("--out-dir: given but empty: give a folder")
@@ -63,8 +101,13 @@ func (b *batchCmd) Run(e env) error {
 	// First every row is checked, then the files are written.
 	servers := 0
 	var folders []string
-	err = generator.ReadInventory(data, func(r generator.Row) error {
+	// Per fact, the lines of the rows whose own value wins over the flag's.
+	overridden := map[string][]int{}
+	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
 		servers++
+		for _, key := range r.Overrides {
+			overridden[key] = append(overridden[key], r.Line)
+		}
 		// With --force, no file of the batch may be a folder already.
 		for _, format := range formats {
 			name := strings.ToLower(r.Facts.ServerFQDN) + "." + string(format)
@@ -76,6 +119,22 @@ func (b *batchCmd) Run(e env) error {
 	})
 	if err != nil {
 		return inventoryError(b.Inventory, err)
+	}
+	// Each fact's first three such rows, as FILE:LINE, and a count of the others.
+	for _, key := range generator.InventoryDefaults {
+		flag := key
+		for _, field := range generator.Fields {
+			if field.Key == key {
+				flag = field.Flag
+			}
+		}
+		lines := overridden[key]
+		for _, line := range lines[:min(3, len(lines))] {
+			fmt.Fprintf(e.stderr, "note: %s:%d: %s: the row's own value is used, not %s's\n", visible(b.Inventory), line, key, flag)
+		}
+		if len(lines) > 3 {
+			fmt.Fprintf(e.stderr, "note: %s: %s: %d more rows use their own value, not %s's\n", visible(b.Inventory), key, len(lines)-3, flag)
+		}
 	}
 	if len(folders) > 0 {
 		return inputError(fmt.Sprintf("--out-dir %s: these files of the batch are folders there: %s; nothing was written", b.OutDir, strings.Join(folders, ", ")))
@@ -96,7 +155,7 @@ func (b *batchCmd) Run(e env) error {
 	// Each warning once, with the servers it concerns.
 	warned := map[string][]string{}
 	number := 0
-	err = generator.ReadInventory(data, func(r generator.Row) error {
+	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
 		number++
 		plan, err := generator.BuildPlan(r.Facts)
 		if err != nil {
