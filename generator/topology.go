@@ -27,9 +27,11 @@ type TopologyServer struct {
 	// FrontEnds are the pools' servers, each with its upgrade domain and
 	// place in the pool, in that order: where -DatabaseOnly runs from.
 	FrontEnds []TopologyMachine
-	// SQLInstance is the SQL Server instance of the user store ("" is the
-	// default instance); AlwaysOn is its AlwaysOnPrimaryNodeFqdn, when set.
-	SQLInstance, AlwaysOn string
+	// SQLInstances are the SQL Server instances of the user stores its
+	// pools use, in topology order ("" is the default instance); AlwaysOn
+	// is the first one's AlwaysOnPrimaryNodeFqdn, when set.
+	SQLInstances []string
+	AlwaysOn     string
 	// Notes are what the reviewer must know: AlwaysOn, mirroring.
 	Notes []string
 }
@@ -366,6 +368,9 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 			t.Servers = append(t.Servers, newServer(product, host, sql, ownServer, collocated(host.id, sqls, services)))
 		}
 		server := &t.Servers[i]
+		if !slices.Contains(server.SQLInstances, sql.name) {
+			server.SQLInstances = append(server.SQLInstances, sql.name)
+		}
 		if server.Facts.Product != product {
 			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
 		}
@@ -386,7 +391,7 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 // Edition when the store is in the RTC instance of its only pool's own
 // server, otherwise an Enterprise Edition Back End, with its notes.
 func newServer(product string, host topoCluster, sql topoSQL, ownServer, collocatedStores bool) TopologyServer {
-	server := TopologyServer{SQLInstance: sql.name, AlwaysOn: sql.alwaysOn}
+	server := TopologyServer{SQLInstances: []string{sql.name}, AlwaysOn: sql.alwaysOn}
 	if ownServer && strings.EqualFold(sql.name, "rtc") {
 		server.Facts = Facts{Product: product, Edition: EditionStandard, ServerFQDN: host.fqdn}
 		return server

@@ -50,7 +50,11 @@ func (s TopologyServer) cells() []string {
 	for _, key := range inventoryColumns {
 		cells = append(cells, factValue(s.Facts, key))
 	}
-	return append(cells, strings.Join(s.Pools, "; "), s.frontEnds(), instanceName(s.SQLInstance), strings.Join(s.Notes, "; "))
+	instances := make([]string, len(s.SQLInstances))
+	for i, name := range s.SQLInstances {
+		instances[i] = instanceName(name)
+	}
+	return append(cells, strings.Join(s.Pools, "; "), s.frontEnds(), strings.Join(instances, "; "), strings.Join(s.Notes, "; "))
 }
 
 // WriteTopology writes the servers of a topology: "table" for people,
@@ -75,13 +79,15 @@ func WriteTopology(w io.Writer, servers []TopologyServer, format string) error {
 			Facts       Facts             `json:"facts"`
 			Pools       []string          `json:"pools"`
 			FrontEnds   []TopologyMachine `json:"front_ends"`
-			SQLInstance string            `json:"sql_instance"`
-			AlwaysOn    string            `json:"always_on,omitempty"`
-			Notes       []string          `json:"notes,omitempty"`
+			// SQLInstance is the first of SQLInstances, as it always was.
+			SQLInstance  string   `json:"sql_instance"`
+			SQLInstances []string `json:"sql_instances"`
+			AlwaysOn     string   `json:"always_on,omitempty"`
+			Notes        []string `json:"notes,omitempty"`
 		}
 		out := make([]server, len(servers))
 		for i, s := range servers {
-			out[i] = server{s.Facts, s.Pools, s.FrontEnds, s.SQLInstance, s.AlwaysOn, s.Notes}
+			out[i] = server{s.Facts, s.Pools, s.FrontEnds, s.SQLInstances[0], s.SQLInstances, s.AlwaysOn, s.Notes}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
