@@ -23,6 +23,9 @@ type Row struct {
 	Line      int
 	Facts     Facts
 	Overrides []string
+	// FrontEnds are the pools' servers a topology's CSV lists in its
+	// front_ends column (none without it): where -DatabaseOnly runs from.
+	FrontEnds []TopologyMachine
 }
 
 // InventoryDefaults are the facts batch takes once for every row, by
@@ -202,10 +205,11 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 	}
 	header = slices.Clone(header)
 	columns := make([]Field, len(header))
+	frontEnds := slices.Index(header, "front_ends")
 	for i, name := range header {
 		field, ok := fieldByKey(name)
 		if !ok && slices.Contains(TopologyColumns, name) {
-			continue // sfbpatch topology's informational columns
+			continue // sfbpatch topology's informational columns: front_ends feeds window.md
 		}
 		if !ok {
 			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: displayKey(name), Message: unknownField(name)})
@@ -266,6 +270,9 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 		if allEmpty {
 			*ps = append(*ps, InventoryProblem{Line: line, Message: "an empty row; remove it"})
 			continue
+		}
+		if frontEnds >= 0 {
+			row.FrontEnds = parseFrontEnds(record[frontEnds])
 		}
 		if err := check(row, nil); err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -45,6 +47,31 @@ func (s TopologyServer) frontEnds() string {
 	return strings.Join(pools, "; ")
 }
 
+// frontEndPattern is one server of a front_ends cell: its FQDN, then its
+// upgrade domain and place in parentheses.
+var frontEndPattern = regexp.MustCompile(`([^\s,;()]+)(?: \(([^,()]*)(?:, ([0-9]+))?\))?`)
+
+// parseFrontEnds reads a front_ends cell back, as frontEnds writes it.
+func parseFrontEnds(cell string) []TopologyMachine {
+	var machines []TopologyMachine
+	for _, part := range strings.Split(cell, "; ") {
+		pool, list, ok := strings.Cut(part, ": ")
+		if !ok {
+			continue
+		}
+		for _, m := range frontEndPattern.FindAllStringSubmatch(list, -1) {
+			machine := TopologyMachine{Fqdn: m[1], Pool: pool, UpgradeDomain: m[2]}
+			if m[3] != "" {
+				machine.Ordinal, _ = strconv.Atoi(m[3])
+			} else if n, err := strconv.Atoi(m[2]); err == nil {
+				machine.UpgradeDomain, machine.Ordinal = "", n
+			}
+			machines = append(machines, machine)
+		}
+	}
+	return machines
+}
+
 func (s TopologyServer) cells() []string {
 	var cells []string
 	for _, key := range inventoryColumns {
@@ -76,9 +103,9 @@ func WriteTopology(w io.Writer, servers []TopologyServer, format string) error {
 		return c.Error()
 	case "json":
 		type server struct {
-			Facts       Facts             `json:"facts"`
-			Pools       []string          `json:"pools"`
-			FrontEnds   []TopologyMachine `json:"front_ends"`
+			Facts     Facts             `json:"facts"`
+			Pools     []string          `json:"pools"`
+			FrontEnds []TopologyMachine `json:"front_ends"`
 			// SQLInstance is the first of SQLInstances, as it always was.
 			SQLInstance  string   `json:"sql_instance"`
 			SQLInstances []string `json:"sql_instances"`

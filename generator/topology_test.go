@@ -2,7 +2,9 @@ package generator
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +45,7 @@ func TestTopologyGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			g.Assert(t, name+".window.md", nightOf(t, topology))
 			for _, format := range []string{"table", "csv", "json"} {
 				var buf bytes.Buffer
 				if err := WriteTopology(&buf, topology.Servers, format); err != nil {
@@ -155,4 +158,60 @@ func TestPublicTopologySamples(t *testing.T) {
 			t.Errorf("rlevchenko-defaulttopology.xml: no AlwaysOn note: %q", topology.Servers[0].Notes)
 		}
 	}
+}
+
+// TestFrontEndsReadBack: the front_ends cell of a topology's CSV reads
+// back as the machines it was written from, for window.md.
+func TestFrontEndsReadBack(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(topologyDir, "asxml-two-back-ends.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := ReadTopology(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range topo.Servers {
+		if diff := cmp.Diff(s.FrontEnds, parseFrontEnds(s.frontEnds())); diff != "" {
+			t.Errorf("%s: front_ends read back (-want +got):\n%s", s.Facts.ServerFQDN, diff)
+		}
+	}
+	if got := parseFrontEnds("pool: fe1, fe2 (3)"); len(got) != 2 || got[1].Ordinal != 3 || got[0].Fqdn != "fe1" {
+		t.Errorf("a cell without upgrade domains reads as %+v", got)
+	}
+}
+
+// nightOf is the window.md batch --topology writes for a topology: its
+// CSV read back as an inventory, each row's plan and script, the night.
+func nightOf(t *testing.T, topology Topology) []byte {
+	t.Helper()
+	var csv, night bytes.Buffer
+	if err := WriteTopology(&csv, topology.Servers, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := NewWindowDoc(&night, "0.0.0-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := 0
+	err = ReadInventory(csv.Bytes(), Facts{}, func(r Row) error {
+		number++
+		plan, err := BuildPlan(r.Facts)
+		if err != nil {
+			return err
+		}
+		script, err := RenderScript(plan, Options{Version: "0.0.0-test"})
+		if err != nil {
+			return err
+		}
+		name := strings.ToLower(r.Facts.ServerFQDN)
+		return doc.Add(NewWindowRow(number, plan, r.FrontEnds, name+".ps1", fmt.Sprintf("%x", sha256.Sum256(script))))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return night.Bytes()
 }

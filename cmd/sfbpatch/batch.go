@@ -183,7 +183,7 @@ func (b *batchCmd) Run(e env) error {
 			}
 			fmt.Fprintf(&sums, "%x  %s\n", sum, file)
 		}
-		if err := doc.Add(generator.NewWindowRow(number, plan, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
+		if err := doc.Add(generator.NewWindowRow(number, plan, r.FrontEnds, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
 			return err
 		}
 		summary[plan.Product.Name+", "+plan.Role]++
