@@ -55,6 +55,7 @@ func planOf(f Facts) Plan {
 	plan.Children = children
 	plan.Window = window(plan.Steps)
 	plan.Recovery = recovery
+	plan.Run = runOf(p, ed, f)
 	if ed.Enterprise && f.TargetVersion == "" {
 		plan.Warnings = append(plan.Warnings, NoTargetVersionWarning)
 	}

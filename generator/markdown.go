@@ -1,6 +1,9 @@
 package generator
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // markdownSpecial are the characters that mean something inside a line of
 // GitHub Flavored Markdown: emphasis (* _), code (`), links ([ ]), raw
@@ -14,17 +17,45 @@ var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 // MarkdownText escapes s for use inside a line of Markdown: a table cell,
 // a heading after its #, or a sentence after other text. It is not for the
-// start of a line, where #, - or 1. would begin a block.
+// start of a line, where #, - or 1. would begin a block. It escapes only
+// where an escape is needed, so that the text also reads well raw: a
+// backslash before a letter, a digit or a space shows as itself (CommonMark
+// escapes only ASCII punctuation), an underscore inside a word is never
+// emphasis, and a PowerShell variable ($Name, $env:Name) becomes a code
+// span, which no math or emphasis reaches.
 func MarkdownText(s string) string {
 	s = lineBreaks.Replace(s)
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(markdownSpecial, r) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '$' && i+1 < len(s) && isWordByte(s[i+1]):
+			j := i + 1
+			for j < len(s) && (isWordByte(s[j]) || s[j] == ':' && j+1 < len(s) && isWordByte(s[j+1])) {
+				j++
+			}
+			b.WriteString("`" + s[i:j] + "`")
+			i = j
+			continue
+		case r == '\\' && i+1 < len(s) && !isASCIIPunct(s[i+1]):
+		case r == '_' && i > 0 && i+1 < len(s) && isWordByte(s[i-1]) && isWordByte(s[i+1]):
+		case strings.ContainsRune(markdownSpecial, r):
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
+		i += size
 	}
 	return b.String()
+}
+
+// isWordByte is an ASCII letter, digit or underscore.
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// isASCIIPunct is what a CommonMark backslash escapes.
+func isASCIIPunct(c byte) bool {
+	return c >= '!' && c <= '/' || c >= ':' && c <= '@' || c >= '[' && c <= '`' || c >= '{' && c <= '~'
 }
 
 // MarkdownCode shows s verbatim as a code span in a table cell, so that a

@@ -36,6 +36,8 @@ type Plan struct {
 	Parameters []Parameter `json:"parameters"`
 	// ExitCodes are the script's exit codes.
 	ExitCodes []ExitCode `json:"exit_codes"`
+	// Run says where and how the script runs on the night.
+	Run Run `json:"run"`
 	// Recovery is the task that restores the services if a run ends
 	// without doing so.
 	Recovery Recovery `json:"recovery"`
@@ -279,6 +281,23 @@ type Recovery struct {
 	Trigger     string `json:"trigger"`
 	Restores    string `json:"restores"`
 	Description string `json:"description"`
+}
+
+// Run is how the script is run: on which machine, in which mode, with
+// which command lines. ScriptFile is the name batch gives it.
+type Run struct {
+	ScriptFile string `json:"script_file"`
+	// DatabaseOnly is true when the script runs with -DatabaseOnly, from a
+	// Front End Server: an Enterprise Edition Back End's.
+	DatabaseOnly bool   `json:"database_only"`
+	Where        string `json:"where"`
+	Account      string `json:"account"`
+	Interactive  string `json:"interactive"`
+	Unattended   string `json:"unattended"`
+	Schtasks     string `json:"schtasks"`
+	// Evidence says what proves, with -DatabaseOnly, that the machine it
+	// runs on is updated.
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // ResumeCase is one outcome an earlier run can leave: whether the

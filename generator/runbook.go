@@ -19,8 +19,6 @@ type runbookView struct {
 	// EngineSHA256 is the SHA-256 (hex) of the engine, the static part
 	// that ends every script of this version.
 	EngineSHA256 string
-	// UnattendedCommandLine is how schedulers run the script.
-	UnattendedCommandLine string
 	// WindowChildShells and WindowPrompts count those operations of the
 	// downtime window.
 	WindowChildShells int
@@ -42,9 +40,8 @@ func RenderRunbook(p Plan, opts Options) ([]byte, error) {
 	}
 	sum := sha256.Sum256(script)
 	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]), EngineSHA256: EngineSHA256(),
-		UnattendedCommandLine: UnattendedCommandLine,
-		WindowChildShells:     p.WindowCount(KindChildShell),
-		WindowPrompts:         p.WindowCount(KindPrompt)}
+		WindowChildShells: p.WindowCount(KindChildShell),
+		WindowPrompts:     p.WindowCount(KindPrompt)}
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "runbook.md.tmpl", view); err != nil {
 		return nil, fmt.Errorf("render runbook: %w", err)

@@ -217,13 +217,18 @@ func checkMarkdown(t *testing.T, name, md string) {
 
 func TestRunbookMarkdownText(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain text, 1.2":          "plain text, 1.2",
-		`D:\Updates`:               `D:\\Updates`,
-		"a|b":                      `a\|b`,
-		"<script>&amp;":            `\<script\>\&amp;`,
-		"*a* _b_ `c` [d] ~e~ $f":   "\\*a\\* \\_b\\_ \\`c\\` \\[d\\] \\~e\\~ \\$f",
-		"line\r\nbreak\nand\rmore": "line break and more",
-		"O'Brien’s -Force #1 (x)!": "O'Brien’s -Force #1 (x)!",
+		"plain text, 1.2":           "plain text, 1.2",
+		`D:\Updates`:                `D:\Updates`,
+		`HKLM:\SOFTWARE\sfbpatch`:   `HKLM:\SOFTWARE\sfbpatch`,
+		`a\*b and C:\`:              `a\\\*b and C:\\`,
+		"a|b":                       `a\|b`,
+		"<script>&amp;":             `\<script\>\&amp;`,
+		"*a* _b_ `c` [d] ~e~ $f":    "\\*a\\* \\_b\\_ \\`c\\` \\[d\\] \\~e\\~ `$f`",
+		"snake_case, _lead":         "snake_case, \\_lead",
+		"on $SqlServerFqdn, 100$":   "on `$SqlServerFqdn`, 100\\$",
+		`$env:ProgramData\sfbpatch`: "`$env:ProgramData`\\sfbpatch",
+		"line\r\nbreak\nand\rmore":  "line break and more",
+		"O'Brien’s -Force #1 (x)!":  "O'Brien’s -Force #1 (x)!",
 	} {
 		if got := MarkdownText(in); got != want {
 			t.Errorf("MarkdownText(%q) = %q, want %q", in, got, want)

@@ -18,9 +18,37 @@ const (
 	databaseOnlyMinutes = 20 // -DatabaseOnly: the read, then Install-CsDatabase
 )
 
-// ScriptFolder is the folder window.md's command lines put the scripts in
-// on a server: an example, which the administrator may change.
+// ScriptFolder is the folder the command lines put the scripts in on a
+// server: an example, which the administrator may change.
 const ScriptFolder = `C:\sfbpatch`
+
+// runOf is how the script of these facts runs: an Enterprise Edition Back
+// End's with -DatabaseOnly from a Front End Server, any other whole on its
+// server; its file named as batch names it.
+func runOf(p Product, ed Edition, f Facts) Run {
+	r := Run{ScriptFile: "<script>.ps1", Where: "this server",
+		Account: "a member of RTCUniversalServerAdmins (or CSAdministrator) and of the local Administrators, in an elevated 64-bit Windows PowerShell; " +
+			"not SYSTEM, which is in neither group (the script's group check fails); an installer on a share needs that account to read it"}
+	if f.ServerFQDN != "" {
+		r.ScriptFile = strings.ToLower(f.ServerFQDN) + ".ps1"
+		r.Where = f.ServerFQDN
+	}
+	switches := ""
+	if ed.Enterprise {
+		r.DatabaseOnly, switches = true, " -DatabaseOnly"
+		r.Where = "an updated Front End Server of a pool whose user database is on " + f.SQLServerFQDN + " (or, if the Back End has the product's components, whole on it, without -DatabaseOnly)"
+		r.Evidence = "Test-CsDatabase expects the database versions of the machine that runs it: the databases behind them are updated to them. "
+		if f.TargetVersion != "" {
+			r.Evidence += fmt.Sprintf("The machine must be at %s %s or later, which the script checks before anything changes.", p.CoreComponents, f.TargetVersion)
+		} else {
+			r.Evidence += "Without --target-version nothing proves that the machine has this update: when the databases match it, the script changes nothing and exits 9."
+		}
+	}
+	r.Interactive = `.\` + r.ScriptFile + switches
+	r.Unattended = `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File ` + ScriptFolder + `\` + r.ScriptFile + switches + " -Unattended"
+	r.Schtasks = `schtasks /Create /TN "sfbpatch ` + strings.TrimSuffix(r.ScriptFile, ".ps1") + `" /SC ONCE /ST 23:00 /RL HIGHEST /RU <DOMAIN\account> /RP * /TR "` + r.Unattended + `"`
+	return r
+}
 
 // WindowRow is one server of a batch's window.md.
 type WindowRow struct {
@@ -65,18 +93,14 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 		// The read child, the stop child, the installer and the update child.
 		BoundMinutes: 3*shellMinutes + installerMinutes,
 	}
-	switches := ""
 	if r.Enterprise {
-		switches = " -DatabaseOnly"
 		r.EstimateMinutes, r.BoundMinutes = databaseOnlyMinutes, 2*shellMinutes
 		r.RunOn = "an updated Front End Server of a pool whose user database is on " + r.SQLServer
 		if len(frontEnds) > 0 {
 			r.RunOn = frontEnds[0].Fqdn
 		}
 	}
-	r.Interactive = `.\` + scriptFile + switches
-	r.Unattended = `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File ` + ScriptFolder + `\` + scriptFile + switches + " -Unattended"
-	r.Schtasks = `schtasks /Create /TN "sfbpatch ` + p.Facts.ServerFQDN + `" /SC ONCE /ST 23:00 /RL HIGHEST /RU <DOMAIN\account> /RP * /TR "` + r.Unattended + `"`
+	r.Interactive, r.Unattended, r.Schtasks = p.Run.Interactive, p.Run.Unattended, p.Run.Schtasks
 	return r
 }
 
