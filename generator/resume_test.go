@@ -43,3 +43,35 @@ func TestResumeNeverRepeatsAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseOnlyNeedsItsPool: every Enterprise Edition plan, with or
+// without --server-fqdn, checks before anything changes that a -DatabaseOnly
+// run is on a Front End Server of a pool homed on its SQL Server, and says
+// what proves that machine is updated; with --target-version, it checks it.
+func TestDatabaseOnlyNeedsItsPool(t *testing.T) {
+	for name, f := range validCases(t) {
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]Check{}
+		for _, c := range plan.Preflight {
+			ids[c.ID] = c
+		}
+		if !plan.Enterprise {
+			if _, ok := ids["pool-member"]; ok || plan.Run.DatabaseOnly {
+				t.Errorf("%s: a Standard Edition plan runs -DatabaseOnly or checks a pool", name)
+			}
+			continue
+		}
+		if c, ok := ids["pool-member"]; !ok || !c.OnlyDatabaseOnly || !c.ReadsServer {
+			t.Errorf("%s: no -DatabaseOnly check that this machine is a Front End Server of the pool: %+v", name, c)
+		}
+		if _, ok := ids["updated-machine"]; ok != (f.TargetVersion != "") {
+			t.Errorf("%s: the target-version check is there: %v, with target version %q", name, ok, f.TargetVersion)
+		}
+		if !plan.Run.DatabaseOnly || plan.Run.Evidence == "" || (f.TargetVersion == "") != (len(plan.Warnings) > 0) {
+			t.Errorf("%s: run %+v, warnings %q", name, plan.Run, plan.Warnings)
+		}
+	}
+}
