@@ -156,7 +156,7 @@ func parameters(p Product, f Facts) []Parameter {
 		{Name: "ShellTimeoutMinutes", Type: "int", Default: strconv.Itoa(shellMinutes), Range: []int{1, 1440},
 			Help: fmt.Sprintf("Bound on the wait for each fresh Windows PowerShell the script starts (its Install-CsDatabase included), in minutes (default %d). At the bound it is left running and the run ends with exit code 6.", shellMinutes)},
 		{Name: "RecoveryTask", Type: "switch", Help: "Registers the recovery task for an interactive run too (-Unattended always does): a task of SYSTEM that starts again what was running if the run ends without doing so."},
-		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), from an already updated Front End Server: for a dedicated SQL Back End without Skype for Business components. Refused on a machine the update is not installed on."},
+		{Name: "DatabaseOnly", Type: "switch", Help: "Runs only the database step (doc step 11), from an updated Front End Server of a pool homed on the SQL Server: for a dedicated SQL Back End without Skype for Business components. Refused where the script cannot tell that this machine is not older than the databases (see --target-version)."},
 	}
 	for i := range params {
 		params[i].Set = ParameterSetRun

@@ -65,8 +65,8 @@ var editions = []Edition{
 					Server: "SqlServerFqdn", Excluded: collocatedStores,
 					Scope: "the databases on $SqlServerFqdn except the collocated Archiving and Monitoring databases LcsLog, LcsCDR and QoEMetrics",
 					OthersRemedy: "if it is a collocated Archiving (LcsLog) or Monitoring (LcsCDR, QoEMetrics) database, which this script takes -ExcludeCollocatedStores to leave alone (the reference does not say which databases it leaves), " +
-						"update it by its store with Install-CsDatabase's ByDatabase form: Install-CsDatabase -Update -DatabaseType <Archiving or Monitoring> -SqlServerFqdn $SqlServerFqdn -SqlInstanceName <its instance>; " +
-						"a database on another SQL Server is updated by the procedure of the pools that use it."},
+						"Microsoft's procedure names no command for it: check it with Test-CsDatabase -ConfiguredDatabases -SqlServerFqdn $SqlServerFqdn -Verbose and follow the update's own instructions " +
+						"(the reference advises against Install-CsDatabase -DatabaseType unless Microsoft support asks for it); a database on another SQL Server is updated by the procedure of the pools that use it."},
 			},
 		},
 		WarnMessage:   "Downtime has reached %[1]d minutes: %[3]d minutes remain before users of the pool may go into resiliency mode.",

@@ -31,7 +31,18 @@ type Product struct {
 	// mirroring of their databases, where Get-CsDatabaseMirrorState reads
 	// its state (Lync Server 2013 and SfB 2015; SfB 2019 dropped it).
 	SupportsMirroring bool `json:"supports_mirroring"`
+	// FrontEndProcedure says how a pool's Front End Servers are patched,
+	// by Microsoft's Front End procedure (DOMAIN.md section 11), which
+	// sfbpatch does not generate.
+	FrontEndProcedure string `json:"front_end_procedure"`
+	// PatchLevelCheck reads the installed update level on a server,
+	// read-only.
+	PatchLevelCheck string `json:"patch_level_check"`
 }
+
+// sfbFrontEndProcedure is Skype for Business Server's Front End procedure.
+const sfbFrontEndProcedure = "one server at a time: Get-CsPoolFabricState (no missing replica), Invoke-CsComputerFailOver, the update, Invoke-CsComputerFailBack, " +
+	"the next server once this one serves again"
 
 var products = map[string]Product{
 	"lync2013": {
@@ -43,6 +54,8 @@ var products = map[string]Product{
 		SilentSwitch:      "/silentmode",
 		CoreComponents:    "Microsoft Lync Server 2013, Core Components",
 		SupportsMirroring: true,
+		FrontEndProcedure: "by upgrade domain: Get-CsPoolUpgradeReadinessState until the pool is Ready, then the servers of one upgrade domain (Stop-CsWindowsService -Graceful, the update, the restart), the next domain once the pool is Ready again",
+		PatchLevelCheck:   `Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' | Where-Object { $_.DisplayName -like '*Core Components*' } | Select-Object DisplayName, DisplayVersion`,
 	},
 	"sfb2015": {
 		Key:                   "sfb2015",
@@ -54,6 +67,8 @@ var products = map[string]Product{
 		CoreComponents:        "Skype for Business Server 2015, Core Components",
 		HasPatchVersionCmdlet: true,
 		SupportsMirroring:     true,
+		FrontEndProcedure:     sfbFrontEndProcedure,
+		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},
 	"sfb2019": {
 		Key:                   "sfb2019",
@@ -64,6 +79,8 @@ var products = map[string]Product{
 		SilentSwitch:          "/silentmode",
 		CoreComponents:        "Skype for Business Server 2019, Core Components",
 		HasPatchVersionCmdlet: true,
+		FrontEndProcedure:     sfbFrontEndProcedure,
+		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},
 }
 

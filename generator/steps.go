@@ -74,9 +74,10 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 			Test:   "Get-ServerStateProblem",
 			Remedy: "Install the product's administrative tools. On a dedicated SQL Back End without its components, run this script with -DatabaseOnly from an already updated Front End Server of the pool."},
 		Check{ID: "database-scope", DocStep: 11, DatabaseOnly: true, ReadsServer: true,
-			Title:  "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with the version this machine expects, none newer than it.",
-			Test:   "Get-DatabaseScopeProblem",
-			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names."},
+			Title: "Test-CsDatabase reports the databases doc step 11 updates (" + db.Scope + "), each with the version this machine expects, none newer than it.",
+			Test:  "Get-DatabaseScopeProblem",
+			Remedy: "Check the databases with " + db.TestCommand + " -Verbose; on an Enterprise Edition Back End, check that $SqlServerFqdn is the SQL Server (or AlwaysOn listener) the topology names. " +
+				"With -DatabaseOnly and databases that report no installed version, generate the script with --target-version."},
 	)
 	if ed.Enterprise {
 		checks = append(checks, Check{ID: "not-front-end",

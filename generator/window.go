@@ -28,7 +28,7 @@ const ScriptFolder = `C:\sfbpatch`
 func runOf(p Product, ed Edition, f Facts) Run {
 	r := Run{ScriptFile: "<script>.ps1", Where: "this server",
 		Account: "a member of RTCUniversalServerAdmins (or CSAdministrator) and of the local Administrators, in an elevated 64-bit Windows PowerShell; " +
-			"not SYSTEM, which is in neither group (the script's group check fails); an installer on a share needs that account to read it"}
+			"not SYSTEM, which is in neither of those two groups (the script's group check fails); an installer on a share needs that account to read it"}
 	if f.ServerFQDN != "" {
 		r.ScriptFile = strings.ToLower(f.ServerFQDN) + ".ps1"
 		r.Where = f.ServerFQDN
@@ -36,7 +36,8 @@ func runOf(p Product, ed Edition, f Facts) Run {
 	switches := ""
 	if ed.Enterprise {
 		r.DatabaseOnly, switches = true, " -DatabaseOnly"
-		r.Where = "an updated Front End Server of a pool whose user database is on " + f.SQLServerFQDN + " (or, if the Back End has the product's components, whole on it, without -DatabaseOnly)"
+		r.Where = "an updated Front End Server of a pool whose user database is on " + f.SQLServerFQDN
+		r.Account += "; and administrator rights (sysadmin) on the SQL Server instances of " + f.SQLServerFQDN + " (the availability group with AlwaysOn), which Install-CsDatabase updates from there"
 		r.Evidence = "Test-CsDatabase expects the database versions of the machine that runs it: the databases behind them are updated to them. "
 		if f.TargetVersion != "" {
 			r.Evidence += fmt.Sprintf("The machine must be at %s %s or later, which the script checks before anything changes.", p.CoreComponents, f.TargetVersion)
@@ -73,6 +74,10 @@ type WindowRow struct {
 	EstimateMinutes, BoundMinutes int
 	// Step is the server's place in the night's order, from 1.
 	Step int
+	// FrontEndProcedure and PatchLevelCheck are the product's; Collocated
+	// is true when doc step 11 leaves the collocated stores alone.
+	FrontEndProcedure, PatchLevelCheck string
+	Collocated                         bool
 }
 
 // NewWindowRow describes a server of a batch from its plan, its pools'
@@ -89,6 +94,8 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 		WarnMinutes: p.Downtime.WarnMinutes, BudgetMinutes: p.Downtime.BudgetMinutes,
 		Enterprise: ed.Enterprise, SQLServer: p.Facts.SQLServerFQDN, TargetVersion: p.Facts.TargetVersion,
 		FrontEnds: frontEnds, RunOn: p.Facts.ServerFQDN,
+		FrontEndProcedure: p.Product.FrontEndProcedure, PatchLevelCheck: p.Product.PatchLevelCheck,
+		Collocated:      ed.Enterprise && p.Facts.CollocatedStores,
 		EstimateMinutes: wholeRunMinutes,
 		// The read child, the stop child, the installer and the update child.
 		BoundMinutes: 3*shellMinutes + installerMinutes,
@@ -159,9 +166,14 @@ func (d *WindowDoc) Close() error {
 		BackEnds                   []backEnd
 		Standard, All              []WindowRow
 		TotalMinutes               int
+		// PatchLevelChecks are the products' commands, each once.
+		PatchLevelChecks []string
 	}{Version: d.version, WarnMinutes: warnMinutes, BudgetMinutes: budgetMinutes, FrontEndMinutes: frontEndMinutes,
 		WholeRunMinutes: wholeRunMinutes, DatabaseOnlyMinutes: databaseOnlyMinutes, ScriptFolder: ScriptFolder, All: d.rows}
 	for _, r := range d.rows {
+		if !slices.Contains(view.PatchLevelChecks, r.PatchLevelCheck) {
+			view.PatchLevelChecks = append(view.PatchLevelChecks, r.PatchLevelCheck)
+		}
 		view.TotalMinutes += r.EstimateMinutes
 		if !r.Enterprise {
 			view.Standard = append(view.Standard, r)

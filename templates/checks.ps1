@@ -128,6 +128,12 @@ function Get-DatabaseScopeProblem {
     foreach ($row in @($owned | Where-Object { -not $_.InstalledVersion -and -not $_.Succeed })) {
         Write-Warning ($row.DatabaseName + ' on ' + $row.SqlServerFqdn + ' reports neither an installed version nor Succeed: doc step 11 counts it as to update.')
     }
+    # -DatabaseOnly without a target version: only the rows' installed versions tell that this
+    # machine is not older than the databases.
+    $blank = @($owned | Where-Object { -not $_.InstalledVersion })
+    if ($DatabaseOnly -and -not $TargetVersion -and $blank.Count -gt 0) {
+        return ('Test-CsDatabase reports no installed version for ' + (($blank | ForEach-Object { $_.DatabaseName }) -join ', ') + ': without a target version, nothing shows that this machine is not older than these databases.')
+    }
     # A machine whose binaries are older than the databases would "update" them backwards.
     $newer = @($owned | Where-Object {
         $installed = $expected = $null

@@ -143,6 +143,11 @@ function Invoke-Window {
         Write-Warning ('The databases on ' + $DatabaseServer + ' are at the versions this machine expects (' + $CoreComponentsName + ' ' + [string](Get-CoreVersion) + '): there is nothing it can update. If it has the update, so have the databases; if not, run -DatabaseOnly from an updated Front End Server of the pool, or generate the script with --target-version.')
         return $ExitCodes['nothing-to-update']
     }
+    if ($DatabaseOnly -and $script:Resume.DatabasesUpdated -and @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -gt 0) {
+        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: Install-CsDatabase succeeded from this machine before' }
+        Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded from this machine before: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose.')
+        return $ExitCodes['databases-disagree']
+    }
     $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
     $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
     $question = 'Run, in this order: ' + ($listed -join ' | ') + ' (UpdatePath: ' + $UpdatePath + '; SqlServerFqdn: ' + [string]$SqlServerFqdn + ')'
