@@ -152,6 +152,26 @@ func TestPublicTopologySamples(t *testing.T) {
 		if ps := Validate(servers[0].Facts); len(ps) > 0 {
 			t.Errorf("%s: the facts do not validate: %v", file, ps)
 		}
+		// batch --topology --target-version: an Enterprise Back End's -DatabaseOnly
+		// checks its Front End's pool and version; its night names that Front End.
+		f := servers[0].Facts
+		f.TargetVersion = "6.0.9319.0"
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if plan.Enterprise {
+			ids := map[string]bool{}
+			for _, c := range plan.Preflight {
+				ids[c.ID] = c.OnlyDatabaseOnly || c.DatabaseOnly
+			}
+			if !ids["pool-member"] || !ids["updated-machine"] || !strings.Contains(plan.Run.Evidence, f.TargetVersion) || len(plan.Warnings) > 0 {
+				t.Errorf("%s: the -DatabaseOnly checks %v, evidence %q, warnings %q", file, ids, plan.Run.Evidence, plan.Warnings)
+			}
+			if night := string(nightOf(t, topology)); !strings.Contains(night, "- Runs on: `"+servers[0].FrontEnds[0].Fqdn+"`") {
+				t.Errorf("%s: window.md does not name the Front End Server %s to run the database step on", file, servers[0].FrontEnds[0].Fqdn)
+			}
+		}
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "rlevchenko-defaulttopology.xml")); err == nil {
 		if topology, _ := ReadTopology(data); len(topology.Servers) == 1 && !strings.Contains(strings.Join(topology.Servers[0].Notes, " "), "AlwaysOn") {
