@@ -42,7 +42,8 @@ func runOf(p Product, ed Edition, f Facts) Run {
 		if f.TargetVersion != "" {
 			r.Evidence += fmt.Sprintf("The machine must be at %s %s or later, which the script checks before anything changes.", p.CoreComponents, f.TargetVersion)
 		} else {
-			r.Evidence += "Without --target-version nothing proves that the machine has this update: when the databases match it, the script changes nothing and exits 9."
+			r.Evidence += "Without --target-version nothing proves that the machine has this update: when the databases match it, the script changes nothing and exits 9, " +
+				"and databases that report no installed version are refused in preflight (exit 1)."
 		}
 	}
 	r.Interactive = `.\` + r.ScriptFile + switches

@@ -126,7 +126,9 @@ function Invoke-Window {
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
     $current = @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_ -Known) }).Count -eq 0
     $script:Resume.UpdateInstalled = -not $DatabaseOnly -and (Test-InstallRecord)
-    $script:Resume.DatabasesUpdated = ($DatabaseOnly -or $script:Resume.UpdateInstalled) -and ($current -or (Test-DatabaseRecord))
+    # -DatabaseOnly stops nothing: only databases read current leave doc step 11 out, so a run
+    # after a restore of the databases updates them again.
+    $script:Resume.DatabasesUpdated = ($DatabaseOnly -and $current) -or ($script:Resume.UpdateInstalled -and ($current -or (Test-DatabaseRecord)))
     if (-not $DatabaseOnly -and (Test-NothingToDo)) {
         foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['DatabasesUpdated']) }
         if (-not $WhatIfPreference) { Clear-RunningBefore }
@@ -142,11 +144,6 @@ function Invoke-Window {
         foreach ($step in $Procedure) { Add-StepResult $step 'Not run: nothing this machine can update' }
         Write-Warning ('The databases on ' + $DatabaseServer + ' are at the versions this machine expects (' + $CoreComponentsName + ' ' + [string](Get-CoreVersion) + '): there is nothing it can update. If it has the update, so have the databases; if not, run -DatabaseOnly from an updated Front End Server of the pool, or generate the script with --target-version.')
         return $ExitCodes['nothing-to-update']
-    }
-    if ($DatabaseOnly -and $script:Resume.DatabasesUpdated -and @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -gt 0) {
-        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: Install-CsDatabase succeeded from this machine before' }
-        Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded from this machine before: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose.')
-        return $ExitCodes['databases-disagree']
     }
     $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
     $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
