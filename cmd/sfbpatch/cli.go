@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,7 +35,9 @@ type cli struct {
 	Topology topologyCmd `cmd:"" help:"List the servers of a Skype for Business or Lync topology the procedure applies to, with their facts, as a table, the CSV batch reads, or JSON."`
 	Batch    batchCmd    `cmd:"" help:"Compile every server of an inventory into its files, with SHA256SUMS and one window.md runbook for the whole window."`
 	Verify   verifyCmd   `cmd:"" help:"Check that a script is exactly what sfbpatch generates from the facts in its header, or every file of a folder written by batch."`
-	Version  versionCmd  `cmd:"" help:"Print the version of sfbpatch."`
+	Version  versionCmd  `cmd:"" help:"Print the version of sfbpatch, the commit it was built from, the Go version and the dependencies."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print what the version command prints, and exit."`
 }
 
 // env is what commands receive instead of globals.
@@ -70,6 +73,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Exit(func(c int) { code = c }),
 		kong.UsageOnError(),
 		factHelp(),
+		kong.Vars{"version": strings.TrimSuffix(versionText(), "\n")},
 	)
 	if err != nil {
 		panic(err) // the CLI model itself is wrong: a programming error
@@ -165,6 +169,39 @@ func usageExitCode(err error) int {
 type versionCmd struct{}
 
 func (versionCmd) Run(e env) error {
-	_, err := fmt.Fprintf(e.stdout, "sfbpatch %s\n", generator.Version)
+	_, err := io.WriteString(e.stdout, versionText())
 	return err
+}
+
+// versionText names the exact build, for a change ticket: the version,
+// the commit and whether the tree was modified (from the build's VCS
+// information, when it was built from a clone), the Go version and every
+// module it was built with.
+func versionText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sfbpatch %s\n", generator.Version)
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b.String() + "build information: none\n"
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	switch revision := settings["vcs.revision"]; {
+	case revision == "":
+		b.WriteString("commit: unknown (built without version control information)\n")
+	case settings["vcs.modified"] == "true":
+		fmt.Fprintf(&b, "commit: %s (%s), with uncommitted changes\n", revision, settings["vcs.time"])
+	default:
+		fmt.Fprintf(&b, "commit: %s (%s)\n", revision, settings["vcs.time"])
+	}
+	fmt.Fprintf(&b, "go: %s %s/%s\n", info.GoVersion, settings["GOOS"], settings["GOARCH"])
+	for _, d := range info.Deps {
+		if d.Replace != nil {
+			d = d.Replace
+		}
+		fmt.Fprintf(&b, "module: %s %s\n", d.Path, d.Version)
+	}
+	return b.String()
 }
