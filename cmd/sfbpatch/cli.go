@@ -166,6 +166,11 @@ func usageExitCode(err error) int {
 	return exitBadInput
 }
 
+// releaseCommit is the commit a release binary was built from, set by
+// the release command (-ldflags -X), which builds from the source bundle,
+// where git's information is not.
+var releaseCommit string
+
 type versionCmd struct{}
 
 func (versionCmd) Run(e env) error {
@@ -189,6 +194,8 @@ func versionText() string {
 		settings[s.Key] = s.Value
 	}
 	switch revision := settings["vcs.revision"]; {
+	case revision == "" && releaseCommit != "":
+		fmt.Fprintf(&b, "commit: %s (a release, built from its source bundle)\n", releaseCommit)
 	case revision == "":
 		b.WriteString("commit: unknown (built without version control information)\n")
 	case settings["vcs.modified"] == "true":
