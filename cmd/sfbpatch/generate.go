@@ -67,7 +67,11 @@ func (g *generateCmd) Run(e env) error {
 	if g.Output == "" {
 		return inputError("--output: given but empty: give a file, or - for standard output")
 	}
-	if err := writeOutput(g.Output, out, e.stdout, g.factsInfo); err != nil {
+	topology := statInput(g.Topology, e.stdin)
+	if g.Topology == "" {
+		topology = nil
+	}
+	if err := writeOutput(g.Output, out, e.stdout, g.factsInfo, topology); err != nil {
 		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, describeOpenError(err))
 	}
 	for _, w := range plan.Warnings {

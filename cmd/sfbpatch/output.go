@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 )
 
@@ -22,23 +24,33 @@ import (
 //   - a symbolic link is followed: the file it names is replaced, in that
 //     file's own folder;
 //   - a device, FIFO or socket is written straight through, never replaced;
-//   - a folder, or the facts file the output comes from, is refused.
+//   - this process's own streams, by any of their names (/dev/stdout,
+//     /dev/fd/N, /proc/self/fd/N), are written through the descriptor it
+//     holds: a shell's >> keeps what the file held, and a pipe works;
+//   - a folder, or an input of the same command (the facts file, the
+//     topology), is refused.
 //
 // The temporary file's name is short whatever the target's, and an
 // interrupt or SIGTERM removes it. (github.com/google/renameio does not
 // build for Windows and names its temporary file after the target, which
 // does not fit beside a 250-character name.)
-func writeOutput(path string, data []byte, stdout io.Writer, facts os.FileInfo) error {
+func writeOutput(path string, data []byte, stdout io.Writer, inputs ...os.FileInfo) error {
 	if path == "-" {
 		_, err := stdout.Write(data)
+		return err
+	}
+	if w := processStream(path, stdout); w != nil {
+		_, err := w.Write(data)
 		return err
 	}
 	target, info, err := resolveTarget(path)
 	if err != nil {
 		return err
 	}
-	if info != nil && facts != nil && os.SameFile(info, facts) {
-		return errors.New("is the facts file this output is generated from; give another file")
+	for _, input := range inputs {
+		if info != nil && input != nil && os.SameFile(info, input) {
+			return errors.New("is an input of this command (the facts file or the topology); give another file")
+		}
 	}
 	write := func(w io.Writer) error { _, err := w.Write(data); return err }
 	switch {
@@ -51,6 +63,32 @@ func writeOutput(path string, data []byte, stdout io.Writer, facts os.FileInfo) 
 	default:
 		return replaceFile(target, info.Mode().Perm(), true, write)
 	}
+}
+
+// streamName matches the names of a process's open descriptors.
+var streamName = regexp.MustCompile(`^/(?:dev/(?:stdout|stderr|fd/([0-9]+))|proc/self/fd/([0-9]+))$`)
+
+// processStream is the writer of a path that names one of this process's
+// open descriptors, or nil. Opening such a name anew would open the file
+// behind it again, truncated, or fail for a pipe; writing through the
+// descriptor appends where the shell opened it with >>.
+func processStream(path string, stdout io.Writer) io.Writer {
+	m := streamName.FindStringSubmatch(path)
+	if m == nil {
+		return nil
+	}
+	fd := m[1] + m[2]
+	switch {
+	case path == "/dev/stdout" || fd == "1":
+		return stdout
+	case path == "/dev/stderr" || fd == "2":
+		return os.Stderr
+	}
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 0 {
+		return nil
+	}
+	return os.NewFile(uintptr(n), path)
 }
 
 // resolveTarget follows symbolic links to the file that will be written.
