@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
@@ -100,7 +101,20 @@ func (b *batchCmd) Run(e env) error {
 	}
 	// First every row is checked, then the files are written.
 	servers := 0
-	var folders []string
+	var folders, inputs []string
+	// The inventory or topology is never one of the files written.
+	source := b.Topology
+	if source == "" {
+		source = b.Inventory
+	}
+	sourceInfo := statInput(source, e.stdin)
+	isInput := func(name string) {
+		if info, err := os.Stat(filepath.Join(b.OutDir, name)); err == nil && sourceInfo != nil && os.SameFile(info, sourceInfo) {
+			inputs = append(inputs, name)
+		}
+	}
+	isInput(sumsName)
+	isInput(windowName)
 	// Per fact, the lines of the rows whose own value wins over the flag's.
 	overridden := map[string][]int{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
@@ -114,6 +128,7 @@ func (b *batchCmd) Run(e env) error {
 			if info, err := os.Stat(filepath.Join(b.OutDir, name)); err == nil && info.IsDir() {
 				folders = append(folders, name)
 			}
+			isInput(name)
 		}
 		return nil
 	})
@@ -136,14 +151,24 @@ func (b *batchCmd) Run(e env) error {
 			fmt.Fprintf(e.stderr, "note: %s: %s: %d more rows use their own value, not %s's\n", visible(b.Inventory), key, len(lines)-3, flag)
 		}
 	}
+	if len(inputs) > 0 {
+		return inputError(fmt.Sprintf("--out-dir %s: these files of the batch are its input, which is never overwritten: %s; nothing was written", visible(b.OutDir), strings.Join(inputs, ", ")))
+	}
 	if len(folders) > 0 {
 		return inputError(fmt.Sprintf("--out-dir %s: these files of the batch are folders there: %s; nothing was written", b.OutDir, strings.Join(folders, ", ")))
+	}
+	for _, stale := range removeStale(b.OutDir, time.Now().Add(-staleAfter)) {
+		fmt.Fprintf(e.stderr, "note: removed what an interrupted batch left: %s\n", visible(stale))
 	}
 	out, err := b.openOutput()
 	if err != nil {
 		return err
 	}
 	defer out.abandon()
+	// A signal removes the temporary folder and lists; with --force, the files
+	// replaced so far stay, each whole.
+	stop := onSignal(out.abandon)
+	defer stop()
 	bar := progress(e.stderr, servers)
 	var sums, window bytes.Buffer
 	windowHash := sha256.New()
@@ -359,6 +384,30 @@ func (o *batchOutput) finish(sums, window *bytes.Buffer) error {
 }
 
 // abandon removes what an unfinished batch wrote under temporary names.
+// staleAfter is the age at which a batch's temporary folder or list is
+// taken as left by an interrupted batch, not one that is running.
+const staleAfter = time.Hour
+
+// removeStale removes the temporary folders beside outDir and the
+// temporary files in it that a batch makes, older than before, and returns
+// their paths.
+func removeStale(outDir string, before time.Time) []string {
+	var removed []string
+	for _, pattern := range []string{
+		filepath.Join(filepath.Dir(outDir), ".sfbpatch-batch-*"),
+		filepath.Join(outDir, ".sfbpatch-list-*"),
+		filepath.Join(outDir, ".sfbpatch-*.tmp"),
+	} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			if info, err := os.Lstat(p); err == nil && info.ModTime().Before(before) && os.RemoveAll(p) == nil {
+				removed = append(removed, p)
+			}
+		}
+	}
+	return removed
+}
+
 func (o *batchOutput) abandon() {
 	for _, f := range []*os.File{o.sums, o.window} {
 		if f != nil {

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,4 +89,73 @@ func BenchmarkGenerateProcess(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(generate)/float64(copying), "x-cp")
+}
+
+// TestBatchInterrupted: SIGTERM in the middle of a big batch leaves
+// nothing behind (no temporary folder, no output folder); a later batch
+// removes what an older interrupted one left and says so.
+func TestBatchInterrupted(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM is Unix")
+	}
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "sfbpatch")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var csv strings.Builder
+	csv.WriteString("server_fqdn,edition\n")
+	for i := range 10000 {
+		fmt.Fprintf(&csv, "se%05d.contoso.com,standard\n", i)
+	}
+	inventory := filepath.Join(dir, "servers.csv")
+	if err := os.WriteFile(inventory, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "batch", "--inventory", inventory, "--out-dir", filepath.Join(work, "out"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the batch writes into its temporary folder, TERM it.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if files, _ := filepath.Glob(filepath.Join(work, ".sfbpatch-batch-*", "*.ps1")); len(files) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the batch wrote no script within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+15 {
+		t.Errorf("the batch ended with %v, want exit code 143", err)
+	}
+	if left, _ := os.ReadDir(work); len(left) > 0 {
+		t.Errorf("an interrupted batch left %v", left)
+	}
+	// What an older interrupted batch left is removed, and named.
+	old := filepath.Join(work, ".sfbpatch-batch-123")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-2 * staleAfter)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if got := removeStale(filepath.Join(work, "out"), time.Now().Add(-staleAfter)); len(got) != 1 || got[0] != old {
+		t.Errorf("removed %v, want %s", got, old)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s is still there: %v", old, err)
+	}
 }

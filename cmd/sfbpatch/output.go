@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 )
 
@@ -31,7 +32,7 @@ import (
 //     topology), is refused.
 //
 // The temporary file's name is short whatever the target's, and an
-// interrupt or SIGTERM removes it. (github.com/google/renameio does not
+// interrupt, SIGTERM or SIGHUP removes it. (github.com/google/renameio does not
 // build for Windows and names its temporary file after the target, which
 // does not fit beside a 250-character name.)
 func writeOutput(path string, data []byte, stdout io.Writer, inputs ...os.FileInfo) error {
@@ -144,7 +145,7 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 	tmp := filepath.Join(filepath.Dir(target), ".sfbpatch-"+hex.EncodeToString(suffix)+".tmp")
 	// The handler comes first: no signal may fall between the file's
 	// creation and its handler.
-	stop := removeOnSignal(tmp)
+	stop := onSignal(func() { os.Remove(tmp) })
 	defer stop()
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrPermission) {
@@ -174,27 +175,42 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 	return os.Rename(tmp, target)
 }
 
-// removeOnSignal removes the temporary file, if it was created, and exits
-// when an interrupt or SIGTERM arrives before stop is called: 128 plus the
-// signal's number, as shells report a process a signal ended.
-func removeOnSignal(tmp string) (stop func()) {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-signals:
-			os.Remove(tmp)
+// The cleanups to run when a signal ends sfbpatch, by registration.
+var (
+	cleanupMu   sync.Mutex
+	cleanups    = map[int]func(){}
+	nextCleanup int
+	signals     chan os.Signal
+)
+
+// onSignal registers cleanup until stop is called: an interrupt, SIGTERM
+// or SIGHUP runs every registered cleanup, then ends sfbpatch with 128
+// plus the signal's number, as shells report a process a signal ended.
+func onSignal(cleanup func()) (stop func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	if signals == nil {
+		signals = make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		go func() {
+			s := <-signals
+			cleanupMu.Lock() // held until the exit: nothing registers or stops meanwhile
+			for _, c := range cleanups {
+				c()
+			}
 			code := 128 + 2
-			if s == syscall.SIGTERM {
-				code = 128 + 15
+			if n, ok := s.(syscall.Signal); ok {
+				code = 128 + int(n)
 			}
 			os.Exit(code)
-		case <-done:
-		}
-	}()
+		}()
+	}
+	id := nextCleanup
+	nextCleanup++
+	cleanups[id] = cleanup
 	return func() {
-		signal.Stop(signals)
-		close(done)
+		cleanupMu.Lock()
+		delete(cleanups, id)
+		cleanupMu.Unlock()
 	}
 }
