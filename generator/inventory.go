@@ -16,6 +16,26 @@ import (
 // take about 2 MB.
 const MaxInventorySize = 64 << 20
 
+// MaxInventoryRows is the most servers an inventory may list, far above a
+// real estate; MaxProblems the most problems reported before the reading
+// stops.
+const MaxInventoryRows, MaxProblems = 100_000, 100
+
+// enough tells whether the reading stops before row number rows, at line:
+// too many rows, or enough problems to fix first; it adds the problem that
+// says so.
+func enough(rows, line int, ps *InventoryProblems) bool {
+	switch {
+	case rows > MaxInventoryRows:
+		*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("more than %d servers; split the inventory", MaxInventoryRows)})
+	case len(*ps) >= MaxProblems:
+		*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("the reading stopped here, after %d problems; fix them and run again", MaxProblems)})
+	default:
+		return false
+	}
+	return true
+}
+
 // Row is one server of an inventory: the line it starts on and its facts.
 // Overrides are the keys of the fleet-wide defaults the row gives another
 // value for: the row's value is used.
@@ -231,7 +251,10 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 	// The rows are read on, so that every problem shows at once; a column
 	// the header got wrong is left out of them.
 	lastLine, counted := 1, int(r.InputOffset())
-	for {
+	for rows := 1; ; rows++ {
+		if enough(rows, lastLine+1+skipped, ps) {
+			return nil
+		}
 		record, err := r.Read()
 		if err == io.EOF {
 			return nil
@@ -316,7 +339,10 @@ func readJSONInventory(text []byte, check func(Row, []string) error, ps *Invento
 		return nil
 	}
 	counted, line := 0, 1 // lines are counted once, as the offset grows
-	for dec.PeekKind() != ']' {
+	for rows := 1; dec.PeekKind() != ']'; rows++ {
+		if enough(rows, line, ps) {
+			return nil
+		}
 		// The object starts after the comma and blanks that follow the offset.
 		start := int(dec.InputOffset())
 		for start < len(text) && strings.IndexByte(" \t\r\n,", text[start]) >= 0 {

@@ -103,6 +103,10 @@ func (e *element) each(f func(parent, child *element)) {
 }
 
 // parseXML reads a document into elements, by local names.
+// The bounds of a topology file: a real one is a few levels deep and a few
+// thousand elements long.
+const maxXMLDepth, maxXMLElements = 64, 200_000
+
 func parseXML(text []byte) (*element, error) {
 	dec := xml.NewDecoder(bytes.NewReader(text))
 	// The text is UTF-8 already, whatever its declaration says (Windows
@@ -116,6 +120,7 @@ func parseXML(text []byte) (*element, error) {
 	}
 	root := &element{}
 	stack := []*element{root}
+	elements := 0
 	for {
 		line, _ := dec.InputPos()
 		tok, err := dec.Token()
@@ -127,6 +132,13 @@ func parseXML(text []byte) (*element, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			// A topology is a few levels deep and a few thousand elements long.
+			if len(stack) > maxXMLDepth {
+				return nil, fmt.Errorf("not a topology: elements nested more than %d levels deep (line %d)", maxXMLDepth, line)
+			}
+			if elements++; elements > maxXMLElements {
+				return nil, fmt.Errorf("not a topology: more than %d elements (line %d)", maxXMLElements, line)
+			}
 			e := &element{name: t.Name.Local, attrs: map[string]string{}, line: line}
 			for _, a := range t.Attr {
 				e.attrs[a.Name.Local] = a.Value
