@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -184,10 +183,17 @@ func (v Verification) lineEndingChange() string {
 // endings (CRLF, CR CR LF and LF alike): what a reviewer reads, whatever
 // the mail system did.
 func withoutEncoding(b []byte) string {
-	return lineBreak.ReplaceAllString(string(bytes.TrimPrefix(b, utf8BOM)), "\n")
+	b = bytes.TrimPrefix(b, utf8BOM)
+	out := make([]byte, 0, len(b))
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return string(append(out, b...))
+		}
+		out = append(append(out, bytes.TrimRight(b[:i], "\r")...), '\n')
+		b = b[i+1:]
+	}
 }
-
-var lineBreak = regexp.MustCompile(`\r*\n`)
 
 // visible escapes what a terminal would not show as itself, so that a
 // diff cannot hide or rewrite a line on screen: control characters but

@@ -159,3 +159,43 @@ func TestBatchInterrupted(t *testing.T) {
 		t.Errorf("%s is still there: %v", old, err)
 	}
 }
+
+// BenchmarkVerifyFolder writes a batch of 2,000 servers, then verifies the
+// folder, and reports verify's time against the batch's (the x-batch
+// figure; the target is at most 3):
+//
+//	go test ./cmd/sfbpatch/ -run '^$' -bench VerifyFolder -benchtime 3x
+func BenchmarkVerifyFolder(b *testing.B) {
+	dir := b.TempDir()
+	inventory := filepath.Join(dir, "servers.csv")
+	var csv strings.Builder
+	csv.WriteString("server_fqdn,product,edition,sql_server_fqdn,collocated_stores\n")
+	for i := range 2000 {
+		if i%2 == 0 {
+			fmt.Fprintf(&csv, "se%05d.contoso.com,sfb2019,standard,,\n", i)
+		} else {
+			fmt.Fprintf(&csv, "be%05d.contoso.com,sfb2015,enterprise,sql%05d.contoso.com,yes\n", i, i)
+		}
+	}
+	if err := os.WriteFile(inventory, []byte(csv.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var batch, verify time.Duration
+	for i := 0; b.Loop(); i++ {
+		out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+		start := time.Now()
+		if code := run([]string{"batch", "--inventory", inventory, "--out-dir", out}, nil, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("batch: exit code %d", code)
+		}
+		batch += time.Since(start)
+		start = time.Now()
+		if code := run([]string{"verify", out}, nil, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("verify: exit code %d", code)
+		}
+		verify += time.Since(start)
+		b.StopTimer()
+		os.RemoveAll(out)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(verify)/float64(batch), "x-batch")
+}
