@@ -107,6 +107,13 @@ func splitSignature(file []byte) (script, block []byte, line int) {
 	return file, nil, 0
 }
 
+// WithoutSignature is a file without its Authenticode signature block, if
+// any: the script as it was generated.
+func WithoutSignature(file []byte) []byte {
+	script, _, _ := splitSignature(file)
+	return script
+}
+
 // Signed is true when a file has an Authenticode signature block.
 func Signed(file []byte) bool {
 	_, block, _ := splitSignature(file)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -236,4 +237,35 @@ func lineEndings(b []byte) string {
 	default:
 		return LineEndingsMixed
 	}
+}
+
+// DiffFacts names, fact by fact, how the facts a script was generated
+// from (got) differ from approved ones (want), as the plan reads them: the
+// default product for none, a SHA-256 in any case.
+func DiffFacts(want, got Facts) []string {
+	var diffs []string
+	for _, f := range []*Facts{&want, &got} {
+		if f.Product == "" {
+			f.Product = DefaultProduct
+		}
+		f.UpdateSHA256 = strings.ToLower(f.UpdateSHA256)
+	}
+	for _, field := range Fields {
+		w, g := factValue(want, field.Key), factValue(got, field.Key)
+		if field.Kind == KindBool {
+			w, g = strconv.FormatBool(want.CollocatedStores), strconv.FormatBool(got.CollocatedStores)
+		}
+		if w != g {
+			diffs = append(diffs, fmt.Sprintf("%s: approved %s, the script's %s", field.Key, shownFact(w), shownFact(g)))
+		}
+	}
+	return diffs
+}
+
+// shownFact is a fact's value in a message, "not given" when empty.
+func shownFact(v string) string {
+	if v == "" {
+		return "not given"
+	}
+	return strconv.Quote(v)
 }

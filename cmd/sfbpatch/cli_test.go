@@ -69,8 +69,47 @@ func write(t *testing.T, data []byte) string {
 func TestCLIGenerateVerifyRoundTrip(t *testing.T) {
 	for name, facts := range validFacts(t) {
 		path, _ := generateFile(t, facts, "ps1")
-		if r := sfbpatch("verify", path); r.code != exitOK || r.stdout != path+": unchanged\n" || r.stderr != "" {
+		r := sfbpatch("verify", path)
+		if r.code != exitOK || !strings.HasPrefix(r.stdout, "facts: {\"product\":") || !strings.HasSuffix(r.stdout, "}\n"+path+": unchanged\n") || r.stderr != "" {
 			t.Errorf("%s: verify: %+v", name, r)
+		}
+	}
+}
+
+// TestCLIVerifyApprovedFacts: verify --facts names every fact a script was
+// generated from that differs from the approved ones (exit 1), and holds a
+// script generated from exactly them, however they were spelled.
+func TestCLIVerifyApprovedFacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "patch.ps1")
+	if r := sfbpatch("generate", "--edition", "enterprise", "--sql-server-fqdn", "sql01.contoso.com", "--update-sha256", strings.Repeat("A", 64), "-o", path); r.code != exitOK {
+		t.Fatalf("generate: %+v", r)
+	}
+	approved := filepath.Join(t.TempDir(), "approved.json")
+	for facts, want := range map[string][]string{
+		`{"edition": "enterprise", "sql_server_fqdn": "sql01.contoso.com", "update_sha256": "` + strings.Repeat("a", 64) + `", "product": "sfb2015"}`: nil,
+		`{"edition": "enterprise", "sql_server_fqdn": "sql02.contoso.com", "collocated_stores": true}`: {
+			`sql_server_fqdn: approved "sql02.contoso.com", the script's "sql01.contoso.com"`,
+			`collocated_stores: approved "true", the script's "false"`,
+			`update_sha256: approved not given, the script's "` + strings.Repeat("a", 64) + `"`,
+		},
+	} {
+		if err := os.WriteFile(approved, []byte(facts), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := sfbpatch("verify", "--facts", approved, path)
+		if len(want) == 0 {
+			if r.code != exitOK {
+				t.Errorf("%s: %+v", facts, r)
+			}
+			continue
+		}
+		if r.code != exitChanged {
+			t.Errorf("%s: exit code %d, want %d", facts, r.code, exitChanged)
+		}
+		for _, w := range want {
+			if !strings.Contains(r.stderr, "not generated from the approved facts: "+w) {
+				t.Errorf("%s: stderr does not name %q:\n%s", facts, w, r.stderr)
+			}
 		}
 	}
 }
@@ -125,7 +164,8 @@ func TestCLIVerifyOtherVersion(t *testing.T) {
 	old := bytes.Replace(script, []byte("sfbpatch "+generator.Version+". DO NOT EDIT"), []byte("sfbpatch 0.0.9. DO NOT EDIT"), 1)
 	path := write(t, old)
 	r := sfbpatch("verify", path)
-	want := "note: made by sfbpatch 0.0.9, this is " + generator.Version + "; compared with this version's output\n" + path + ": unchanged\n"
+	want := "note: made by sfbpatch 0.0.9, this is " + generator.Version + "; compared with this version's output\n" +
+		`facts: {"product":"lync2013","edition":"standard"}` + "\n" + path + ": unchanged\n"
 	if r.code != exitOK || r.stdout != want {
 		t.Errorf("%+v", r)
 	}

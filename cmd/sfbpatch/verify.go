@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sfbpatch/sfbpatch/generator"
@@ -23,7 +26,11 @@ const maxScriptSize = 16 << 20
 type verifyCmd struct {
 	// Not type:"existingfile": a missing file is exit code 2, like any
 	// other script that cannot be verified, not a usage error.
-	Script string `arg:"" help:"The .ps1 file to check; - reads standard input." placeholder:"SCRIPT"`
+	Script string `arg:"" help:"The .ps1 file to check, or a folder batch wrote; - reads standard input." placeholder:"SCRIPT"`
+	// The approved facts: what defeats a script regenerated from other facts.
+	Facts     string `help:"The approved facts (a facts file): the script must have been generated from exactly these; every fact that differs is named." placeholder:"FILE"`
+	Inventory string `help:"With a folder: the approved inventory; every script must have been generated from its server's row, and every server of it must have its script." placeholder:"FILE"`
+	Topology  string `help:"With a folder: the approved topology, as --inventory." placeholder:"FILE"`
 }
 
 // Help is the detail that sfbpatch verify --help prints.
@@ -38,7 +45,17 @@ func (verifyCmd) Help() string {
 
 func (v *verifyCmd) Run(e env) error {
 	if info, err := os.Stat(v.Script); err == nil && info.IsDir() {
-		return verifyDir(v.Script, e)
+		if v.Facts != "" {
+			return inputError("--facts: with a folder, give --inventory or --topology")
+		}
+		approved, err := v.approvedInventory(e)
+		if err != nil {
+			return err
+		}
+		return verifyDir(v.Script, approved, e)
+	}
+	if v.Inventory != "" || v.Topology != "" {
+		return inputError("--inventory and --topology: with a folder only; for one script, give --facts")
 	}
 	data, err := readLimited(v.Script, e.stdin, maxScriptSize, "a script")
 	if err != nil {
@@ -52,7 +69,17 @@ func (v *verifyCmd) Run(e env) error {
 	for _, note := range res.Notes() {
 		fmt.Fprintf(e.stdout, "note: %s\n", visible(note))
 	}
+	fmt.Fprintf(e.stdout, "facts: %s\n", visible(factsLine(res.Header.Facts)))
 	var failures []string
+	if v.Facts != "" {
+		approved, _, err := readFacts(v.Facts, e.stdin)
+		if err != nil {
+			return err
+		}
+		for _, d := range generator.DiffFacts(approved, res.Header.Facts) {
+			failures = append(failures, name+": not generated from the approved facts: "+d)
+		}
+	}
 	if res.Outcome == generator.Changed {
 		fmt.Fprint(e.stdout, res.Diff)
 		failures = append(failures, fmt.Sprintf("%s: changed: it is not what sfbpatch %s generates from the facts in its header", name, generator.Version))
@@ -91,15 +118,67 @@ func signedHint(file []byte) string {
 // reads it: the digest, two spaces, a file name of the folder.
 var sumsLine = regexp.MustCompile(`^([0-9a-f]{64})  ([^/\\]+)$`)
 
-// verifyDir checks a folder batch wrote: every file SHA256SUMS lists has
-// its SHA-256, and every script is what the facts in its header generate.
-// One line per file; exit 0 only if all hold.
-func verifyDir(dir string, e env) error {
+// factsLine is the facts as the script header's sfbpatch-facts line
+// holds them, for the reviewer to compare with the ticket.
+func factsLine(f generator.Facts) string {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err.Error()
+	}
+	return string(data)
+}
+
+// approvedInventory reads --inventory or --topology, by server (lower case).
+func (v *verifyCmd) approvedInventory(e env) (map[string]generator.Facts, error) {
+	var data []byte
+	var err error
+	source := v.Inventory
+	switch {
+	case v.Inventory != "" && v.Topology != "":
+		return nil, inputError("--inventory and --topology: give one of them")
+	case v.Topology != "":
+		source = v.Topology + " (as CSV)"
+		data, err = topologyInventory(v.Topology, e)
+	case v.Inventory != "":
+		data, err = readLimited(v.Inventory, e.stdin, generator.MaxInventorySize, "an inventory")
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	approved := map[string]generator.Facts{}
+	err = generator.ReadInventory(data, generator.Facts{}, func(r generator.Row) error {
+		approved[strings.ToLower(r.Facts.ServerFQDN)] = r.Facts
+		return nil
+	})
+	if err != nil {
+		return nil, inventoryError(source, err)
+	}
+	return approved, nil
+}
+
+// windowRow is a row of window.md's table of every server: its script and
+// the script's SHA-256.
+var windowRow = regexp.MustCompile("(?m)^\\| [0-9]+ \\| .*\\| `([^`]+\\.ps1)` \\| `([0-9a-f]{64})` \\|")
+
+// verifyDir checks a folder batch wrote: every file of it is listed in
+// SHA256SUMS with its SHA-256; every script is what the facts in its
+// header generate (and, with approved facts, exactly those facts); window.md
+// names every script with its SHA-256. One line per file; exit 0 only if
+// all hold.
+func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 	sums, err := readLimited(filepath.Join(dir, sumsName), nil, maxScriptSize, "SHA256SUMS")
 	if err != nil {
 		return exitError{code: exitUnverifiable, lines: []string{visible(dir) + ": " + sumsName + ": " + err.Error()}}
 	}
 	failed, files := 0, 0
+	listed := map[string]string{}   // file name: its SHA-256 in SHA256SUMS
+	generated := map[string]string{} // a script: the SHA-256 of the file as generated, unsigned
+	scripts := map[string]bool{}     // servers with a script that holds
+	headers := map[string]generator.Header{} // a script that holds: its header
+	var window []byte
+	outputs := map[string][]byte{} // a runbook or JSON plan: checked against its script's facts
 	sc := bufio.NewScanner(bytes.NewReader(sums))
 	for n := 1; sc.Scan(); n++ {
 		m := sumsLine.FindStringSubmatch(sc.Text())
@@ -107,6 +186,7 @@ func verifyDir(dir string, e env) error {
 			return exitError{code: exitUnverifiable, lines: []string{fmt.Sprintf("%s:%d: not a line of SHA256SUMS (digest, two spaces, file name)", visible(filepath.Join(dir, sumsName)), n)}}
 		}
 		files++
+		listed[m[2]] = m[1]
 		name := visible(m[2])
 		data, err := readLimited(filepath.Join(dir, m[2]), nil, maxScriptSize, "a file")
 		if err != nil {
@@ -119,11 +199,31 @@ func verifyDir(dir string, e env) error {
 			fmt.Fprintf(e.stdout, "%s: FAILED: its SHA-256 is not the one in %s%s\n", name, sumsName, signedHint(data))
 			continue
 		}
+		if m[2] == windowName {
+			window = data // checked once every script is read
+			continue
+		}
+		if strings.HasSuffix(m[2], ".md") || strings.HasSuffix(m[2], ".json") {
+			outputs[m[2]] = data
+			continue
+		}
 		if !strings.HasSuffix(m[2], ".ps1") {
 			fmt.Fprintf(e.stdout, "%s: OK\n", name)
 			continue
 		}
+		unsigned := sha256.Sum256(generator.WithoutSignature(data))
+		generated[m[2]] = hex.EncodeToString(unsigned[:])
 		res, err := generator.Verify(data, name)
+		var differs []string
+		if err == nil && approved != nil {
+			want, ok := approved[strings.ToLower(res.Header.Facts.ServerFQDN)]
+			if !ok {
+				differs = []string{"its server is not in the approved inventory"}
+			} else {
+				differs = generator.DiffFacts(want, res.Header.Facts)
+				scripts[strings.ToLower(res.Header.Facts.ServerFQDN)] = true
+			}
+		}
 		switch {
 		case err != nil:
 			failed++
@@ -134,6 +234,9 @@ func verifyDir(dir string, e env) error {
 		case res.Outcome != generator.Unchanged:
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: it is not what sfbpatch %s generates from the facts in its header\n", name, generator.Version)
+		case len(differs) > 0:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: not generated from the approved facts: %s\n", name, visible(strings.Join(differs, "; ")))
 		case res.Signature != nil && res.Signature.Failure() != "":
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: %s\n", name, visible(res.Signature.Failure()))
@@ -142,13 +245,86 @@ func verifyDir(dir string, e env) error {
 		default:
 			fmt.Fprintf(e.stdout, "%s: OK, and what its facts generate\n", name)
 		}
+		if err == nil {
+			headers[m[2]] = res.Header
+		}
+	}
+	// A runbook or a JSON plan is what its server's script's facts generate.
+	for _, file := range slices.Sorted(maps.Keys(outputs)) {
+		format := generator.FormatRunbook
+		if strings.HasSuffix(file, ".json") {
+			format = generator.FormatJSON
+		}
+		script := strings.TrimSuffix(strings.TrimSuffix(file, ".md"), ".json") + ".ps1"
+		header, ok := headers[script]
+		var want bytes.Buffer
+		switch {
+		case !ok && listed[script] != "":
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: its script failed, so it cannot be checked against its facts\n", visible(file))
+		case !ok:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: its server has no script in the folder to check it against\n", visible(file))
+		case generator.Generate(&want, header.Facts, generator.Options{Format: format, Version: header.Version}) != nil || !bytes.Equal(want.Bytes(), outputs[file]):
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: it is not what its script's facts generate\n", visible(file))
+		default:
+			fmt.Fprintf(e.stdout, "%s: OK, and what its script's facts generate\n", visible(file))
+		}
 	}
 	if files == 0 {
 		return exitError{code: exitChanged, lines: []string{visible(dir) + ": " + sumsName + " lists no file"}}
+	}
+	if window != nil {
+		if problem := windowProblem(window, generated); problem != "" {
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: %s\n", windowName, problem)
+		} else {
+			fmt.Fprintf(e.stdout, "%s: OK, and it names every script with its SHA-256\n", windowName)
+		}
+	}
+	// A file SHA256SUMS does not list is no part of the batch: an addition,
+	// or a script of a server a later batch dropped.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return exitError{code: exitUnverifiable, lines: []string{visible(dir) + ": " + err.Error()}}
+	}
+	for _, entry := range entries {
+		if _, ok := listed[entry.Name()]; !ok && entry.Name() != sumsName {
+			failed++
+			files++
+			fmt.Fprintf(e.stdout, "%s: FAILED: not listed in %s: no file of this batch\n", visible(entry.Name()), sumsName)
+		}
+	}
+	for _, server := range slices.Sorted(maps.Keys(approved)) {
+		if !scripts[server] {
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: a server of the approved inventory without its script\n", visible(server))
+		}
 	}
 	if failed > 0 {
 		return exitError{code: exitChanged, lines: []string{fmt.Sprintf("%s: files failed: %d of %d", visible(dir), failed, files)}}
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s: every file holds (%d)\n", visible(dir), files)
 	return err
+}
+
+// windowProblem checks window.md against the folder's scripts: every
+// script it names with the SHA-256 of that script as generated (a signed
+// one without its signature block), and every script named in it.
+func windowProblem(window []byte, generated map[string]string) string {
+	named := map[string]bool{}
+	for _, m := range windowRow.FindAllSubmatch(window, -1) {
+		file, sum := string(m[1]), string(m[2])
+		named[file] = true
+		if generated[file] != sum {
+			return "it gives " + file + " another SHA-256 than the folder's script has"
+		}
+	}
+	for _, file := range slices.Sorted(maps.Keys(generated)) {
+		if !named[file] {
+			return "it does not name " + file
+		}
+	}
+	return ""
 }

@@ -28,7 +28,7 @@ func TestCLIVerifySigned(t *testing.T) {
 	_, unsigned := generateFile(t, validFacts(t)["sfb2019-enterprise-collocated"], "ps1")
 	signed := signtest.New(t).Sign(t, unsigned, "sha256")
 	path := write(t, signed)
-	if r := sfbpatch("verify", path); r.code != exitOK || r.stdout != signedNote+path+": unchanged, and its signature holds\n" || r.stderr != "" {
+	if r := sfbpatch("verify", path); r.code != exitOK || withoutFacts(r.stdout) != signedNote+path+": unchanged, and its signature holds\n" || r.stderr != "" {
 		t.Errorf("signed: %+v", r)
 	}
 
@@ -75,7 +75,7 @@ func TestCLIVerifySigned(t *testing.T) {
 	}
 
 	path = write(t, signed[:block])
-	if r := sfbpatch("verify", path); r.code != exitOK || r.stdout != path+": unchanged\n" || r.stderr != "" {
+	if r := sfbpatch("verify", path); r.code != exitOK || withoutFacts(r.stdout) != path+": unchanged\n" || r.stderr != "" {
 		t.Errorf("block removed: %+v", r)
 	}
 	for name, file := range map[string][]byte{
@@ -161,7 +161,7 @@ func TestREADMESigning(t *testing.T) {
 	_, unsigned := generateFile(t, validFacts(t)["sfb2015-standard"], "ps1")
 	path := write(t, signtest.New(t).Sign(t, unsigned, "sha256"))
 	want := strings.NewReplacer("CN=Contoso Code Signing,O=Contoso", signtest.Subject, "patch-be01.ps1", path).Replace(string(shown[1]))
-	if r := sfbpatch("verify", path); r.stdout != want {
+	if r := sfbpatch("verify", path); withoutFacts(r.stdout) != withoutFacts(want) {
 		t.Errorf("README.md shows:\n%s\nverify prints:\n%s", want, r.stdout)
 	}
 }
@@ -177,4 +177,91 @@ func withBodyHash(t *testing.T, script, block []byte) []byte {
 	out := bytes.Clone(script)
 	copy(out[at:], hex.EncodeToString(sum[:]))
 	return append(out, block...)
+}
+
+// withoutFacts is verify's output without its line of facts, which every
+// verification of a script prints.
+func withoutFacts(stdout string) string {
+	return regexp.MustCompile(`(?m)^facts: \{.*\}\n`).ReplaceAllString(stdout, "")
+}
+
+// TestCLIVerifyFolderTampering: the folder's own SHA256SUMS is not trusted
+// alone. A script regenerated from other facts with its SHA256SUMS line
+// fixed fails on window.md (and on the approved inventory), a runbook
+// edited with its line fixed fails against its script's facts, and a file
+// the batch did not write fails, each named.
+func TestCLIVerifyFolderTampering(t *testing.T) {
+	dir := t.TempDir()
+	inventory := filepath.Join(dir, "servers.csv")
+	if err := os.WriteFile(inventory, []byte("server_fqdn,edition,sql_server_fqdn\nse01.contoso.com,standard,\nbe01.contoso.com,enterprise,sql01.contoso.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := func(t *testing.T) string {
+		out := filepath.Join(t.TempDir(), "out")
+		if r := sfbpatch("batch", "--inventory", inventory, "--out-dir", out, "--format", "ps1,md"); r.code != exitOK {
+			t.Fatalf("batch: %+v", r)
+		}
+		return out
+	}
+	// relist rewrites a file and its SHA256SUMS line, as an attacker would.
+	relist := func(t *testing.T, out, name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sums, err := os.ReadFile(filepath.Join(out, sumsName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		line := regexp.MustCompile(`(?m)^[0-9a-f]{64}  ` + regexp.QuoteMeta(name) + `$`)
+		if err := os.WriteFile(filepath.Join(out, sumsName), line.ReplaceAll(sums, []byte(hex.EncodeToString(sum[:])+"  "+name)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("script regenerated from other facts", func(t *testing.T) {
+		out := fresh(t)
+		other := filepath.Join(t.TempDir(), "be01.ps1")
+		if r := sfbpatch("generate", "--edition", "enterprise", "--sql-server-fqdn", "sql01.contoso.com", "--server-fqdn", "be01.contoso.com",
+			"--update-path", `\\evil\share\SkypeServerUpdateInstaller.exe`, "-o", other); r.code != exitOK {
+			t.Fatalf("generate: %+v", r)
+		}
+		data, _ := os.ReadFile(other)
+		relist(t, out, "be01.contoso.com.ps1", data)
+		r := sfbpatch("verify", out)
+		if r.code != exitChanged || !strings.Contains(r.stdout, "window.md: FAILED: it gives be01.contoso.com.ps1 another SHA-256") {
+			t.Errorf("%+v", r)
+		}
+		r = sfbpatch("verify", "--inventory", inventory, out)
+		if r.code != exitChanged || !strings.Contains(r.stdout, `be01.contoso.com.ps1: FAILED: not generated from the approved facts: update_path: approved not given, the script's "\\\\evil\\share\\SkypeServerUpdateInstaller.exe"`) {
+			t.Errorf("--inventory: %+v", r)
+		}
+	})
+	t.Run("runbook edited", func(t *testing.T) {
+		out := fresh(t)
+		data, _ := os.ReadFile(filepath.Join(out, "se01.contoso.com.md"))
+		relist(t, out, "se01.contoso.com.md", bytes.Replace(data, []byte("Stop-CsWindowsService"), []byte("Stop-Nothing"), 1))
+		if r := sfbpatch("verify", out); r.code != exitChanged || !strings.Contains(r.stdout, "se01.contoso.com.md: FAILED: it is not what its script's facts generate") {
+			t.Errorf("%+v", r)
+		}
+	})
+	t.Run("a file the batch did not write", func(t *testing.T) {
+		out := fresh(t)
+		if err := os.WriteFile(filepath.Join(out, "evil.ps1"), []byte("Remove-Item C:\\ -Recurse"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := sfbpatch("verify", out); r.code != exitChanged || !strings.Contains(r.stdout, "evil.ps1: FAILED: not listed in SHA256SUMS") {
+			t.Errorf("%+v", r)
+		}
+	})
+	t.Run("a server of the approved inventory without its script", func(t *testing.T) {
+		out := fresh(t)
+		longer := filepath.Join(t.TempDir(), "servers.csv")
+		if err := os.WriteFile(longer, []byte("server_fqdn,edition\nse01.contoso.com,standard\nse02.contoso.com,standard\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := sfbpatch("verify", "--inventory", longer, out); r.code != exitChanged || !strings.Contains(r.stdout, "se02.contoso.com: FAILED: a server of the approved inventory without its script") ||
+			!strings.Contains(r.stdout, "be01.contoso.com.ps1: FAILED: not generated from the approved facts: its server is not in the approved inventory") {
+			t.Errorf("%+v", r)
+		}
+	})
 }
