@@ -173,9 +173,9 @@ func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 		return exitError{code: exitUnverifiable, lines: []string{visible(dir) + ": " + sumsName + ": " + err.Error()}}
 	}
 	failed, files := 0, 0
-	listed := map[string]string{}   // file name: its SHA-256 in SHA256SUMS
-	generated := map[string]string{} // a script: the SHA-256 of the file as generated, unsigned
-	scripts := map[string]bool{}     // servers with a script that holds
+	listed := map[string]string{}            // file name: its SHA-256 in SHA256SUMS
+	generated := map[string]string{}         // a script: the SHA-256 of the file as generated, unsigned
+	scripts := map[string]bool{}             // servers with a script that holds
 	headers := map[string]generator.Header{} // a script that holds: its header
 	var window []byte
 	outputs := map[string][]byte{} // a runbook or JSON plan: checked against its script's facts
