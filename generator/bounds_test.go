@@ -44,3 +44,38 @@ func TestTopologyIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestInventorySeparators: a semicolon-separated CSV (Excel where the
+// comma is the decimal separator) and Excel's "Unicode Text" (UTF-16,
+// tab-separated) read as the comma-separated one does.
+func TestInventorySeparators(t *testing.T) {
+	utf16 := []byte{0xFF, 0xFE}
+	for _, r := range "server_fqdn\tedition\r\nse01.contoso.com\tstandard\r\n" {
+		utf16 = append(utf16, byte(r), 0)
+	}
+	for name, data := range map[string][]byte{
+		"comma":        []byte("server_fqdn,edition\nse01.contoso.com,standard\n"),
+		"semicolon":    []byte("server_fqdn;edition\r\nse01.contoso.com;standard\r\n"),
+		"unicode text": utf16,
+	} {
+		var rows []Row
+		if err := ReadInventory(data, Facts{}, func(r Row) error { rows = append(rows, r); return nil }); err != nil || len(rows) != 1 ||
+			rows[0].Facts.ServerFQDN != "se01.contoso.com" || rows[0].Facts.Edition != EditionStandard {
+			t.Errorf("%s: %v, %+v", name, err, rows)
+		}
+	}
+}
+
+// TestDeviceNamesAreNoServers: a server named like a Windows device would
+// give batch a file Windows opens as that device.
+func TestDeviceNamesAreNoServers(t *testing.T) {
+	for _, host := range []string{"con", "NUL", "com1", "Lpt9", "aux", "prn"} {
+		ps := Validate(Facts{Product: DefaultProduct, Edition: EditionStandard, ServerFQDN: host + ".contoso.com"})
+		if len(ps) != 1 || ps[0].Field != "server_fqdn" || !strings.Contains(ps[0].Message, "is a Windows device name") {
+			t.Errorf("%s: %v", host, ps)
+		}
+	}
+	if ps := Validate(Facts{Product: DefaultProduct, Edition: EditionStandard, ServerFQDN: "console.contoso.com"}); len(ps) != 0 {
+		t.Errorf("console: %v", ps)
+	}
+}

@@ -162,7 +162,7 @@ var Fields = []Field{
 		Variable:     "ExpectedServerFqdn",
 		VariableHelp: "The only host this script runs on (--server-fqdn); $null: any host.",
 		text:         func(f *Facts) *string { return &f.ServerFQDN },
-		validate:     ifGiven(func(f Facts) string { return f.ServerFQDN }, checkFQDN),
+		validate:     ifGiven(func(f Facts) string { return f.ServerFQDN }, checkServerFQDN),
 		meaning: func(_ Product, _ Edition, f Facts) string {
 			return given(f.ServerFQDN, "The script refuses to run on any other host.", "Not given: the script runs on any host.")
 		}},

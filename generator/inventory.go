@@ -216,6 +216,7 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 		}
 	}
 	r := csv.NewReader(bytes.NewReader(text))
+	r.Comma = separator(text)
 	r.ReuseRecord = true
 	r.FieldsPerRecord = -1 // a row of another length is a problem of that row
 	header, err := r.Read()
@@ -301,6 +302,22 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 			return err
 		}
 	}
+}
+
+// separator is the CSV's separator, from its header row: a comma, or, in a
+// header without one, a semicolon (Excel's default where the comma is the
+// decimal separator) or a tab (Excel's "Unicode Text").
+func separator(text []byte) rune {
+	header, _, _ := bytes.Cut(text, []byte("\n"))
+	switch {
+	case bytes.ContainsRune(header, ','):
+		return ','
+	case bytes.ContainsRune(header, ';'):
+		return ';'
+	case bytes.ContainsRune(header, '\t'):
+		return '\t'
+	}
+	return ','
 }
 
 // setCell sets one fact from a CSV cell.

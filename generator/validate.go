@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -79,6 +80,25 @@ var (
 
 // checkFQDN accepts a DNS name of two or more labels, letters, digits and
 // hyphens only (RFC 1123), as Install-CsDatabase -SqlServerFqdn expects.
+// deviceNames are the names Windows opens as devices, with any extension:
+// a file named con.contoso.com.ps1 is the console.
+var deviceNames = []string{"con", "prn", "aux", "nul",
+	"com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9",
+	"lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9"}
+
+// checkServerFQDN is checkFQDN, and a host name that is no Windows device
+// name: batch names the server's files after it.
+func checkServerFQDN(v string) string {
+	if problem := checkFQDN(v); problem != "" {
+		return problem
+	}
+	host, _, _ := strings.Cut(strings.ToLower(v), ".")
+	if slices.Contains(deviceNames, host) {
+		return describe(v) + ": " + host + " is a Windows device name, which no computer can have, and a file named after it (batch writes " + strings.ToLower(v) + ".ps1) opens the device; allowed: the server's real FQDN"
+	}
+	return ""
+}
+
 func checkFQDN(v string) string {
 	const allowed = "; allowed: a fully qualified DNS name such as sql01.contoso.com (letters, digits, hyphens and dots)"
 	if strings.Contains(v, `\`) {
