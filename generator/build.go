@@ -56,6 +56,7 @@ func planOf(f Facts) Plan {
 	plan.Window = window(plan.Steps)
 	plan.Recovery = recovery
 	plan.Run = runOf(p, ed, f)
+	plan.Manifest = manifestOf(plan)
 	if ed.Enterprise && f.TargetVersion == "" {
 		plan.Warnings = append(plan.Warnings, NoTargetVersionWarning)
 	}

@@ -48,6 +48,7 @@ var goldenFormats = []struct {
 	{FormatScript, ".ps1.golden"},
 	{FormatRunbook, ".md.golden"},
 	{FormatJSON, ".json.golden"},
+	{FormatManifest, ".manifest.golden"},
 }
 
 // validCases are the facts cases that must generate, by name.
@@ -136,7 +137,7 @@ func TestScriptEncoding(t *testing.T) {
 // TestRunbookAndJSONEncoding: UTF-8 without BOM, LF only, one final newline.
 func TestRunbookAndJSONEncoding(t *testing.T) {
 	for name, f := range validCases(t) {
-		for _, format := range []Format{FormatRunbook, FormatJSON} {
+		for _, format := range []Format{FormatRunbook, FormatJSON, FormatManifest} {
 			b := generate(t, f, format)
 			switch {
 			case bytes.HasPrefix(b, utf8BOM):

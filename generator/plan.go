@@ -36,6 +36,9 @@ type Plan struct {
 	Parameters []Parameter `json:"parameters"`
 	// ExitCodes are the script's exit codes.
 	ExitCodes []ExitCode `json:"exit_codes"`
+	// Manifest lists every state-changing operation of the script, by
+	// run mode.
+	Manifest []ManifestEntry `json:"manifest"`
 	// Run says where and how the script runs on the night.
 	Run Run `json:"run"`
 	// Recovery is the task that restores the services if a run ends

@@ -129,6 +129,13 @@ func TestGeneratedScripts(t *testing.T) {
 		}
 	})
 	t.Run("ContractCanFail", func(t *testing.T) { contractCanFail(t, cases, scripts) })
+	t.Run("ManifestCoversEveryChange", func(t *testing.T) {
+		for i, c := range cases {
+			for _, problem := range manifestProblems(&scripts[i], c.plan) {
+				t.Errorf("%s: %s", c.name, problem)
+			}
+		}
+	})
 	t.Run("NoSecondOutage", func(t *testing.T) {
 		for i, c := range cases {
 			for _, problem := range outageProblems(&scripts[i]) {
@@ -198,6 +205,61 @@ func launcherProblems(s *pscheck.Script) []string {
 	for _, word := range []string{"EncodedCommand", "EncodedArguments", "ExecutionPolicy Bypass -File $", "FromBase64String", " -Command "} {
 		if i := strings.Index(string(s.Source), word); i >= 0 && !strings.Contains(s.LineBefore(i), "#") && !strings.Contains(s.LineBefore(i), "'") {
 			problems = append(problems, fmt.Sprintf("the script uses %s", word))
+		}
+	}
+	return problems
+}
+
+// changingVerbs are the verbs of commands that change state; changing
+// are the other commands and the .NET methods that do.
+var (
+	changingVerbs = []string{"New", "Set", "Remove", "Stop", "Start", "Restart", "Install", "Uninstall", "Register", "Unregister", "Export", "Clear",
+		"Add", "Copy", "Move", "Rename", "Enable", "Disable", "Invoke", "Reset", "Update", "Suspend", "Resume", "Grant", "Revoke", "Out"}
+	changingNatives = []string{"net", "schtasks", "sc", "reg", "msiexec", "icacls", "takeown", "eventcreate", "wevtutil", "shutdown"}
+	changingMethods = []string{"CreateDirectory", "WriteAllText", "WriteAllBytes", "WriteAllLines", "AppendAllText", "Delete", "Move", "Copy", "Replace",
+		"Start", "Kill", "CreateEventSource", "WriteEntry", "SetValue", "DeleteValue", "CreateSubKey", "DeleteSubKey", "SetAccessControl", "Stop"}
+	// notChanging are commands with a changing verb that change nothing outside the process.
+	notChanging = []string{"New-Object", "Start-Sleep", "Write-Host", "Write-Warning", "Write-Verbose", "Set-StrictMode", "Out-String", "Out-Null", "Out-Host"}
+)
+
+// manifestProblems holds the plan's manifest to the script: every command
+// and .NET method of the script that changes state (not a function the
+// script defines itself) is covered by a manifest entry.
+func manifestProblems(s *pscheck.Script, plan generator.Plan) []string {
+	covered := map[string]bool{}
+	for _, e := range plan.Manifest {
+		for _, name := range e.Covers {
+			covered[strings.ToLower(name)] = true
+		}
+	}
+	defined := map[string]bool{}
+	for _, f := range s.Functions {
+		defined[strings.ToLower(f.Name)] = true
+	}
+	var problems []string
+	seen := map[string]bool{}
+	need := func(name, where string, line int) {
+		key := strings.ToLower(name)
+		if !covered[key] && !seen[key] {
+			seen[key] = true
+			problems = append(problems, fmt.Sprintf("line %d: %s %s changes state, and no manifest entry covers it", line, where, name))
+		}
+	}
+	for _, c := range s.Commands {
+		name := strings.TrimSuffix(strings.ToLower(filepath.Base(strings.Trim(strings.Fields(c.Name+" ")[0], `&"'()`))), ".exe")
+		for _, native := range changingNatives {
+			if name == native || strings.Contains(strings.ToLower(c.Name), native+".exe") {
+				need(native, "the program", c.Line)
+			}
+		}
+		verb, _, ok := strings.Cut(c.Name, "-")
+		if ok && slices.Contains(changingVerbs, verb) && !defined[strings.ToLower(c.Name)] && !slices.Contains(notChanging, c.Name) {
+			need(c.Name, "the command", c.Line)
+		}
+	}
+	for _, m := range s.MemberCalls {
+		if slices.Contains(changingMethods, m.Name) {
+			need(m.Name, "the method", m.Line)
 		}
 	}
 	return problems

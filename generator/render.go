@@ -39,6 +39,8 @@ const (
 	FormatScript  Format = "ps1"  // the patch script
 	FormatRunbook Format = "md"   // the reviewer's runbook, in Markdown
 	FormatJSON    Format = "json" // the plan, for CMDBs and automation
+	// FormatManifest lists every state-changing operation of the script.
+	FormatManifest Format = "manifest"
 )
 
 // Options say what to render. The zero value renders the script with this
@@ -75,8 +77,10 @@ func Render(p Plan, opts Options) ([]byte, error) {
 		return RenderRunbook(p, opts)
 	case FormatJSON:
 		return RenderJSON(p)
+	case FormatManifest:
+		return RenderManifest(p)
 	default:
-		return nil, fmt.Errorf("format %q: allowed: %s, %s, %s", opts.Format, FormatScript, FormatRunbook, FormatJSON)
+		return nil, fmt.Errorf("format %q: allowed: %s, %s, %s, %s", opts.Format, FormatScript, FormatRunbook, FormatJSON, FormatManifest)
 	}
 }
 
@@ -209,6 +213,17 @@ func RenderJSON(p Plan) ([]byte, error) {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(p); err != nil {
 		return nil, fmt.Errorf("render json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// RenderManifest renders the change manifest of a plan: every
+// state-changing operation of its script, by run mode, in Markdown that
+// reads as plain text.
+func RenderManifest(p Plan) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "manifest.md.tmpl", p); err != nil {
+		return nil, fmt.Errorf("render manifest: %w", err)
 	}
 	return buf.Bytes(), nil
 }
