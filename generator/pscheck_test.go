@@ -246,7 +246,7 @@ func manifestProblems(s *pscheck.Script, plan generator.Plan) []string {
 		}
 	}
 	for _, c := range s.Commands {
-		name := strings.TrimSuffix(strings.ToLower(filepath.Base(strings.Trim(strings.Fields(c.Name+" ")[0], `&"'()`))), ".exe")
+		name := strings.TrimSuffix(strings.ToLower(filepath.Base(strings.Trim(strings.Fields(c.Name + " ")[0], `&"'()`))), ".exe")
 		for _, native := range changingNatives {
 			if name == native || strings.Contains(strings.ToLower(c.Name), native+".exe") {
 				need(native, "the program", c.Line)
