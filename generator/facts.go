@@ -342,6 +342,10 @@ func utf8Text(data []byte) ([]byte, error) {
 		return nil, errors.New("starts with two byte order marks: save it again as UTF-8")
 	case bytes.HasPrefix(data, utf8BOM):
 		return data[len(utf8BOM):], nil
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE, 0, 0}) || bytes.HasPrefix(data, []byte{0, 0, 0xFE, 0xFF}):
+		return nil, errors.New("is UTF-32: save it as UTF-8, or as UTF-16 with a byte order mark")
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		return nil, errors.New("is a Zip archive: extract the file from it first")
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
 		order = unicode.LittleEndian
 	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):

@@ -97,7 +97,7 @@ func (b *batchCmd) Run(e env) error {
 		// Problems name the lines of the topology's CSV, as topology --format csv prints it.
 		b.Inventory = b.Topology + " (as CSV)"
 	} else if data, err = readLimited(b.Inventory, e.stdin, generator.MaxInventorySize, "an inventory"); err != nil {
-		return exitError{code: exitIO, lines: []string{"--inventory " + b.Inventory + ": " + err.Error()}}
+		return exitError{code: readCode(err), lines: []string{"--inventory " + b.Inventory + ": " + err.Error()}}
 	}
 	// First every row is checked, then the files are written.
 	servers := 0

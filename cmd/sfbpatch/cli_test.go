@@ -328,3 +328,28 @@ func TestTextFlags(t *testing.T) {
 		t.Errorf("textFlags names %s, which generator.Fields lacks", key)
 	}
 }
+
+// TestCLIInputsOverTheirSize: an input over its size is bad input (exit
+// 1), as any other; a Zip archive or UTF-32 text is named as such.
+func TestCLIInputsOverTheirSize(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, bytes.Repeat([]byte(" "), generator.MaxFactsSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := sfbpatch("generate", "--facts", big); r.code != exitBadInput || !strings.Contains(r.stderr, "over the 1048576 bytes a facts file may have") {
+		t.Errorf("a big facts file: %+v", r)
+	}
+	for name, data := range map[string][]byte{
+		"is a Zip archive": append([]byte("PK\x03\x04"), make([]byte, 20)...),
+		"is UTF-32":        {0xFF, 0xFE, 0, 0, '{', 0, 0, 0, '}', 0, 0, 0},
+	} {
+		path := filepath.Join(dir, "facts.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := sfbpatch("generate", "--facts", path); r.code != exitBadInput || !strings.Contains(r.stderr, name) {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+}

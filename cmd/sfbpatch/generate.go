@@ -183,7 +183,7 @@ func readFacts(path string, stdin io.Reader) (generator.Facts, map[string]bool, 
 		path = "standard input"
 	}
 	if err != nil {
-		return generator.Facts{}, nil, exitError{code: exitIO, lines: []string{"--facts " + path + ": " + err.Error()}}
+		return generator.Facts{}, nil, exitError{code: readCode(err), lines: []string{"--facts " + path + ": " + err.Error()}}
 	}
 	f, emptyKeys, err := generator.DecodeFacts(data)
 	var ps generator.Problems
@@ -217,6 +217,20 @@ func statInput(path string, stdin io.Reader) os.FileInfo {
 	return info
 }
 
+// tooBig is an input over its size limit: bad input, as any other.
+type tooBig string
+
+func (e tooBig) Error() string { return string(e) }
+
+// readCode is the exit code of an input that could not be read: bad
+// input when it is too big, else a file that could not be read.
+func readCode(err error) int {
+	if errors.As(err, new(tooBig)) {
+		return exitBadInput
+	}
+	return exitIO
+}
+
 // readLimited reads a file ("-": standard input) of at most limit bytes,
 // refusing a bigger one before reading it whole.
 func readLimited(path string, stdin io.Reader, limit int64, what string) ([]byte, error) {
@@ -235,7 +249,7 @@ func readLimited(path string, stdin io.Reader, limit int64, what string) ([]byte
 			return nil, errors.New("is a folder, not a file")
 		}
 		if info.Mode().IsRegular() && info.Size() > limit {
-			return nil, fmt.Errorf("is %d bytes, over the %d bytes %s may have", info.Size(), limit, what)
+			return nil, tooBig(fmt.Sprintf("is %d bytes, over the %d bytes %s may have", info.Size(), limit, what))
 		}
 		r = f
 	}
@@ -244,7 +258,7 @@ func readLimited(path string, stdin io.Reader, limit int64, what string) ([]byte
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("holds over the %d bytes %s may have", limit, what)
+		return nil, tooBig(fmt.Sprintf("holds over the %d bytes %s may have", limit, what))
 	}
 	return data, nil
 }

@@ -40,7 +40,7 @@ func readTopology(flag, path string, e env) ([]generator.TopologyServer, error) 
 	}
 	data, err := readLimited(path, e.stdin, generator.MaxInventorySize, "a topology")
 	if err != nil {
-		return nil, exitError{code: exitIO, lines: []string{name + ": " + err.Error()}}
+		return nil, exitError{code: readCode(err), lines: []string{name + ": " + err.Error()}}
 	}
 	t, err := generator.ReadTopology(data)
 	var te generator.TopologyError

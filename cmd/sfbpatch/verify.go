@@ -188,6 +188,12 @@ func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 		files++
 		listed[m[2]] = m[1]
 		name := visible(m[2])
+		// A FIFO or a device would block the reading, or never end it.
+		if info, err := os.Lstat(filepath.Join(dir, m[2])); err == nil && !info.Mode().IsRegular() {
+			failed++
+			fmt.Fprintf(e.stdout, "%s: FAILED: not a regular file\n", name)
+			continue
+		}
 		data, err := readLimited(filepath.Join(dir, m[2]), nil, maxScriptSize, "a file")
 		if err != nil {
 			failed++
