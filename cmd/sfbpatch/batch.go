@@ -342,9 +342,9 @@ func (o *batchOutput) write(name string, data []byte) error {
 	// As generate -o: an existing file keeps its permissions.
 	write := func(w io.Writer) error { _, err := w.Write(data); return err }
 	if info, err := os.Lstat(path); err == nil && info.Mode().IsRegular() {
-		return replaceFile(path, info.Mode().Perm(), true, write)
+		return replaceFile(path, info, write)
 	}
-	return replaceFile(path, 0o644, false, write)
+	return replaceFile(path, nil, write)
 }
 
 // flush moves what the lists hold so far to their files.

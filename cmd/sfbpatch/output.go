@@ -56,13 +56,13 @@ func writeOutput(path string, data []byte, stdout io.Writer, inputs ...os.FileIn
 	write := func(w io.Writer) error { _, err := w.Write(data); return err }
 	switch {
 	case info == nil:
-		return replaceFile(target, 0o644, false, write)
+		return replaceFile(target, nil, write)
 	case info.IsDir():
 		return errors.New("is a folder; give a file name")
 	case !info.Mode().IsRegular():
 		return writeThrough(target, data)
 	default:
-		return replaceFile(target, info.Mode().Perm(), true, write)
+		return replaceFile(target, info, write)
 	}
 }
 
@@ -135,9 +135,13 @@ func writeThrough(target string, data []byte) error {
 }
 
 // replaceFile writes a temporary file beside target with write, then
-// renames it over target. The file gets perm less the umask, or exactly
-// perm when exact (an existing file keeps its permissions).
-func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writer) error) error {
+// renames it over target. It gets the permissions and owner of like, the
+// file it replaces, or, for a new file, 0644 less the umask.
+func replaceFile(target string, like fs.FileInfo, write func(io.Writer) error) error {
+	perm := fs.FileMode(0o644)
+	if like != nil {
+		perm = like.Mode().Perm()
+	}
 	suffix := make([]byte, 8)
 	if _, err := rand.Read(suffix); err != nil {
 		return err
@@ -159,10 +163,14 @@ func replaceFile(target string, perm fs.FileMode, exact bool, write func(io.Writ
 		f.Close()
 		return err
 	}
-	if exact {
+	if like != nil {
 		if err := f.Chmod(perm); err != nil {
 			f.Close()
 			return err
+		}
+		if err := keepOwner(f, like); err != nil {
+			f.Close()
+			return fmt.Errorf("cannot keep the owner of %s: %w", target, err)
 		}
 	}
 	if err := f.Sync(); err != nil {

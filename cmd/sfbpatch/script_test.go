@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 			if err := os.WriteFile(os.Args[2], []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 				os.Exit(2)
 			}
-			err := replaceFile(os.Args[1], 0o644, false, func(w io.Writer) error {
+			err := replaceFile(os.Args[1], nil, func(w io.Writer) error {
 				select {}
 			})
 			if err != nil {
