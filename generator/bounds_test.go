@@ -16,7 +16,7 @@ func TestInventoryIsBounded(t *testing.T) {
 	for i := range 1000 {
 		fmt.Fprintf(&bad, "bad host %d,nope\n", i)
 	}
-	var ps InventoryProblems
+	var ps Problems
 	err := ReadInventory([]byte(bad.String()), Facts{}, func(Row) error { return nil })
 	if !errors.As(err, &ps) || len(ps) != MaxProblems+1 || !strings.Contains(ps[len(ps)-1].Message, "the reading stopped here") {
 		t.Fatalf("%d problems, the last %+v", len(ps), ps[len(ps)-1])

@@ -24,12 +24,12 @@ const MaxInventoryRows, MaxProblems = 100_000, 100
 // enough tells whether the reading stops before row number rows, at line:
 // too many rows, or enough problems to fix first; it adds the problem that
 // says so.
-func enough(rows, line int, ps *InventoryProblems) bool {
+func enough(rows, line int, ps *Problems) bool {
 	switch {
 	case rows > MaxInventoryRows:
-		*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("more than %d servers; split the inventory", MaxInventoryRows)})
+		*ps = append(*ps, Problem{Line: line, Message: fmt.Sprintf("more than %d servers; split the inventory", MaxInventoryRows)})
 	case len(*ps) >= MaxProblems:
-		*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("the reading stopped here, after %d problems; fix them and run again", MaxProblems)})
+		*ps = append(*ps, Problem{Line: line, Message: fmt.Sprintf("the reading stopped here, after %d problems; fix them and run again", MaxProblems)})
 	default:
 		return false
 	}
@@ -86,37 +86,6 @@ func applyDefaults(f *Facts, defaults Facts) []string {
 	return overrides
 }
 
-// InventoryProblem is one thing wrong with an inventory, at a line (0: the
-// whole file); Field is the column or facts key, or "".
-type InventoryProblem struct {
-	Line    int
-	Field   string
-	Message string
-}
-
-// InventoryProblems are every problem of an inventory, in line order.
-type InventoryProblems []InventoryProblem
-
-func (ps InventoryProblems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String("inventory")
-	}
-	return strings.Join(lines, "\n")
-}
-
-// String says the problem as FILE:LINE: field: message.
-func (p InventoryProblem) String(file string) string {
-	at := file
-	if p.Line > 0 {
-		at = fmt.Sprintf("%s:%d", file, p.Line)
-	}
-	if p.Field != "" {
-		return at + ": " + p.Field + ": " + p.Message
-	}
-	return at + ": " + p.Message
-}
-
 // ReadInventory reads the servers of an inventory, CSV or JSON (an array of
 // facts objects, as strict as a facts file), in UTF-8 with or without a
 // byte order mark or in UTF-16 with one, and calls each for every row in
@@ -124,20 +93,20 @@ func (p InventoryProblem) String(file string) string {
 // edition are required, a boolean is true/false/yes/no/1/0 in any case,
 // an empty cell leaves the fact out. It checks every row (its facts, a
 // server given twice, an empty row) and returns every problem at once, as
-// InventoryProblems, after calling each for the rows that hold; each may
+// Problems, after calling each for the rows that hold; each may
 // stop the reading with an error of its own. The facts of defaults
 // (InventoryDefaults) fill each row that lacks them.
 func ReadInventory(data []byte, defaults Facts, each func(Row) error) error {
 	text, err := utf8Text(data)
 	if err != nil {
-		return InventoryProblems{{Message: err.Error()}}
+		return Problems{{Message: err.Error()}}
 	}
 	trimmed := bytes.TrimLeft(text, " \t\r\n")
 	if len(trimmed) == 0 {
-		return InventoryProblems{{Message: "is empty; it must hold a CSV header row and one row per server, or a JSON array of facts objects"}}
+		return Problems{{Message: "is empty; it must hold a CSV header row and one row per server, or a JSON array of facts objects"}}
 	}
 	seen := map[string]int{}
-	var ps InventoryProblems
+	var ps Problems
 	check := func(r Row, empty []string) error {
 		r.Overrides = applyDefaults(&r.Facts, defaults)
 		if r.Facts.Product == "" {
@@ -162,7 +131,7 @@ func ReadInventory(data []byte, defaults Facts, each func(Row) error) error {
 	case '[':
 		err = readJSONInventory(text, counted, &ps)
 	case '{':
-		return InventoryProblems{{Message: "holds one JSON object; an inventory in JSON is an array of facts objects: [ {...}, {...} ]"}}
+		return Problems{{Message: "holds one JSON object; an inventory in JSON is an array of facts objects: [ {...}, {...} ]"}}
 	default:
 		err = readCSVInventory(text, counted, &ps)
 	}
@@ -170,10 +139,10 @@ func ReadInventory(data []byte, defaults Facts, each func(Row) error) error {
 		return err
 	}
 	if rows == 0 && len(ps) == 0 {
-		ps = append(ps, InventoryProblem{Message: "holds no server; give one row per server"})
+		ps = append(ps, Problem{Message: "holds no server; give one row per server"})
 	}
 	if len(ps) > 0 {
-		slices.SortStableFunc(ps, func(a, b InventoryProblem) int { return a.Line - b.Line })
+		slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
 		return ps
 	}
 	return nil
@@ -181,22 +150,22 @@ func ReadInventory(data []byte, defaults Facts, each func(Row) error) error {
 
 // rowProblems checks one row: its facts, and its server against the ones
 // before it.
-func rowProblems(r Row, empty []string, seen map[string]int) InventoryProblems {
-	var ps InventoryProblems
+func rowProblems(r Row, empty []string, seen map[string]int) Problems {
+	var ps Problems
 	for _, key := range empty {
-		ps = append(ps, InventoryProblem{Line: r.Line, Field: key, Message: "given but empty: give a value, or leave it out"})
+		ps = append(ps, Problem{Line: r.Line, Field: key, Message: "given but empty: give a value, or leave it out"})
 	}
 	if r.Facts.ServerFQDN == "" && !slices.Contains(empty, "server_fqdn") {
-		ps = append(ps, InventoryProblem{Line: r.Line, Field: "server_fqdn", Message: "missing: every server of an inventory is named"})
+		ps = append(ps, Problem{Line: r.Line, Field: "server_fqdn", Message: "missing: every server of an inventory is named"})
 	}
 	for _, p := range Validate(r.Facts) {
 		if !slices.Contains(empty, p.Field) {
-			ps = append(ps, InventoryProblem{Line: r.Line, Field: p.Field, Message: p.Message})
+			ps = append(ps, Problem{Line: r.Line, Field: p.Field, Message: p.Message})
 		}
 	}
 	if fqdn := strings.ToLower(r.Facts.ServerFQDN); fqdn != "" {
 		if first, ok := seen[fqdn]; ok {
-			ps = append(ps, InventoryProblem{Line: r.Line, Field: "server_fqdn", Message: fmt.Sprintf("%s is also on line %d: one row per server", r.Facts.ServerFQDN, first)})
+			ps = append(ps, Problem{Line: r.Line, Field: "server_fqdn", Message: fmt.Sprintf("%s is also on line %d: one row per server", r.Facts.ServerFQDN, first)})
 		} else {
 			seen[fqdn] = r.Line
 		}
@@ -206,7 +175,7 @@ func rowProblems(r Row, empty []string, seen map[string]int) InventoryProblems {
 
 // readCSVInventory reads a CSV inventory: a header row of field names,
 // then one row per server.
-func readCSVInventory(text []byte, check func(Row, []string) error, ps *InventoryProblems) error {
+func readCSVInventory(text []byte, check func(Row, []string) error, ps *Problems) error {
 	// Export-Csv of Windows PowerShell 5.1 starts with a #TYPE line unless
 	// -NoTypeInformation: it names no column.
 	skipped := 0
@@ -233,17 +202,17 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 			continue // sfbpatch topology's informational columns: front_ends feeds window.md
 		}
 		if !ok {
-			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: displayKey(name), Message: unknownField(name)})
+			*ps = append(*ps, Problem{Line: 1 + skipped, Field: displayKey(name), Message: unknownField(name)})
 			continue
 		}
 		if slices.ContainsFunc(columns[:i], func(f Field) bool { return f.Key == name }) {
-			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: name, Message: "a column given twice; give each column once"})
+			*ps = append(*ps, Problem{Line: 1 + skipped, Field: name, Message: "a column given twice; give each column once"})
 		}
 		columns[i] = field
 	}
 	for _, required := range []string{"server_fqdn", "edition"} {
 		if !slices.Contains(header, required) {
-			*ps = append(*ps, InventoryProblem{Line: 1 + skipped, Field: required, Message: "no such column in the header row; server_fqdn and edition are required"})
+			*ps = append(*ps, Problem{Line: 1 + skipped, Field: required, Message: "no such column in the header row; server_fqdn and edition are required"})
 		}
 	}
 	if len(*ps) > 0 && !slices.ContainsFunc(columns, func(f Field) bool { return f.Key != "" }) {
@@ -266,7 +235,7 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 		}
 		line, _ := r.FieldPos(0)
 		for blank := lastLine + 1; blank < line; blank++ {
-			*ps = append(*ps, InventoryProblem{Line: blank + skipped, Message: "an empty row; remove it"})
+			*ps = append(*ps, Problem{Line: blank + skipped, Message: "an empty row; remove it"})
 		}
 		// The row ends on the line of its last byte (a quoted cell may hold line breaks).
 		end := int(r.InputOffset())
@@ -277,7 +246,7 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 		}
 		line += skipped
 		if len(record) != len(header) {
-			*ps = append(*ps, InventoryProblem{Line: line, Message: fmt.Sprintf("%d cells, the header row has %d columns", len(record), len(header))})
+			*ps = append(*ps, Problem{Line: line, Message: fmt.Sprintf("%d cells, the header row has %d columns", len(record), len(header))})
 			continue
 		}
 		row := Row{Line: line}
@@ -288,11 +257,11 @@ func readCSVInventory(text []byte, check func(Row, []string) error, ps *Inventor
 			}
 			allEmpty = false
 			if err := setCell(&row.Facts, columns[i], cell); err != nil {
-				*ps = append(*ps, InventoryProblem{Line: line, Field: columns[i].Key, Message: err.Error()})
+				*ps = append(*ps, Problem{Line: line, Field: columns[i].Key, Message: err.Error()})
 			}
 		}
 		if allEmpty {
-			*ps = append(*ps, InventoryProblem{Line: line, Message: "an empty row; remove it"})
+			*ps = append(*ps, Problem{Line: line, Message: "an empty row; remove it"})
 			continue
 		}
 		if frontEnds >= 0 {
@@ -337,22 +306,22 @@ func setCell(f *Facts, field Field, cell string) error {
 	return nil
 }
 
-func csvProblem(err error) InventoryProblem {
+func csvProblem(err error) Problem {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return InventoryProblem{Line: pe.Line, Message: "not valid CSV: " + pe.Err.Error()}
+		return Problem{Line: pe.Line, Message: "not valid CSV: " + pe.Err.Error()}
 	}
-	return InventoryProblem{Message: "not valid CSV: " + err.Error()}
+	return Problem{Message: "not valid CSV: " + err.Error()}
 }
 
 // readJSONInventory reads a JSON inventory: an array of facts objects, each
 // decoded as a facts file is.
-func readJSONInventory(text []byte, check func(Row, []string) error, ps *InventoryProblems) error {
+func readJSONInventory(text []byte, check func(Row, []string) error, ps *Problems) error {
 	// Each object is then decoded as strictly as a facts file, which names a
 	// field given twice: the array's reader lets it through to go on.
 	dec := jsontext.NewDecoder(bytes.NewReader(text), jsontext.AllowDuplicateNames(true))
 	if _, err := dec.ReadToken(); err != nil {
-		*ps = append(*ps, InventoryProblem{Message: describeSyntax(err).Error()})
+		*ps = append(*ps, Problem{Message: describeSyntax(err).Error()})
 		return nil
 	}
 	counted, line := 0, 1 // lines are counted once, as the offset grows
@@ -369,7 +338,7 @@ func readJSONInventory(text []byte, check func(Row, []string) error, ps *Invento
 		counted = start
 		value, err := dec.ReadValue()
 		if err != nil {
-			*ps = append(*ps, InventoryProblem{Line: line, Message: describeSyntax(err).Error()})
+			*ps = append(*ps, Problem{Line: line, Message: describeSyntax(err).Error()})
 			return nil
 		}
 		f, empty, err := DecodeFacts(value)
@@ -377,11 +346,11 @@ func readJSONInventory(text []byte, check func(Row, []string) error, ps *Invento
 		switch {
 		case errors.As(err, &fps):
 			for _, p := range fps {
-				*ps = append(*ps, InventoryProblem{Line: line, Field: p.Field, Message: p.Message})
+				*ps = append(*ps, Problem{Line: line, Field: p.Field, Message: p.Message})
 			}
 			continue
 		case err != nil:
-			*ps = append(*ps, InventoryProblem{Line: line, Message: err.Error()})
+			*ps = append(*ps, Problem{Line: line, Message: err.Error()})
 			continue
 		}
 		if err := check(Row{Line: line, Facts: f}, empty); err != nil {
@@ -389,11 +358,11 @@ func readJSONInventory(text []byte, check func(Row, []string) error, ps *Invento
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		*ps = append(*ps, InventoryProblem{Message: describeSyntax(err).Error()})
+		*ps = append(*ps, Problem{Message: describeSyntax(err).Error()})
 		return nil
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
-		*ps = append(*ps, InventoryProblem{Message: "holds more than one JSON value; it must hold one JSON array of facts objects"})
+		*ps = append(*ps, Problem{Message: "holds more than one JSON value; it must hold one JSON array of facts objects"})
 	}
 	return nil
 }

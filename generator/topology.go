@@ -48,7 +48,7 @@ type TopologyMachine struct {
 // applies to, and the user stores no pool uses, which it leaves out.
 type Topology struct {
 	Servers []TopologyServer
-	Unused  []TopologyError
+	Unused  []Problem
 }
 
 type topoCluster struct {
@@ -156,19 +156,6 @@ func parseXML(text []byte) (*element, error) {
 	return root.children[0], nil
 }
 
-// TopologyError is a problem of a topology, at an element's line.
-type TopologyError struct {
-	Line    int
-	Message string
-}
-
-func (e TopologyError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Message)
-	}
-	return e.Message
-}
-
 // ReadTopology reads a topology, -AsXml or .tbxml, in UTF-8 or UTF-16
 // with a byte order mark, and returns every server the procedure applies
 // to: each Standard Edition server, and each Back End SQL Server of
@@ -178,11 +165,11 @@ func (e TopologyError) Error() string {
 func ReadTopology(data []byte) (Topology, error) {
 	text, err := utf8Text(data)
 	if err != nil {
-		return Topology{}, TopologyError{Message: err.Error()}
+		return Topology{}, Problem{Message: err.Error()}
 	}
 	root, err := parseXML(text)
 	if err != nil {
-		return Topology{}, TopologyError{Message: err.Error()}
+		return Topology{}, Problem{Message: err.Error()}
 	}
 	var clusters []topoCluster
 	var sqls []topoSQL
@@ -193,7 +180,7 @@ func ReadTopology(data []byte) (Topology, error) {
 	case "TopologyBuilder":
 		clusters, sqls, services = readTbxml(root)
 	default:
-		return Topology{}, TopologyError{Line: root.line, Message: fmt.Sprintf("not a topology: the root element is %s, not Topology (Get-CsTopology -AsXml) or TopologyBuilder (.tbxml)", root.name)}
+		return Topology{}, Problem{Line: root.line, Message: fmt.Sprintf("not a topology: the root element is %s, not Topology (Get-CsTopology -AsXml) or TopologyBuilder (.tbxml)", root.name)}
 	}
 	return derive(clusters, sqls, services)
 }
@@ -327,23 +314,17 @@ var serviceProducts = map[string]string{"6": "lync2013", "7": "sfb2015", "8": "s
 // derive finds the servers: for each user store, the pools whose user
 // services use it, and its SQL Server.
 func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Topology, error) {
-	clusterByID, err := index("Cluster", clusters, func(c topoCluster) (string, int) { return c.id, c.line })
-	if err != nil {
-		return Topology{}, err
-	}
-	sqlByID, err := index("SqlInstance", sqls, func(s topoSQL) (string, int) { return s.id, s.line })
-	if err != nil {
-		return Topology{}, err
-	}
-	serviceByID, err := index("Service", services, func(s topoService) (string, int) { return s.id, s.line })
-	if err != nil {
-		return Topology{}, err
-	}
-	if err := checkReferences(sqls, services, clusterByID, sqlByID, serviceByID); err != nil {
-		return Topology{}, err
-	}
-	if err := checkPools(services, clusterByID, serviceByID); err != nil {
-		return Topology{}, err
+	// Every problem of the references at once; the servers only from a
+	// topology without one.
+	var ps Problems
+	clusterByID := index("Cluster", clusters, func(c topoCluster) (string, int) { return c.id, c.line }, &ps)
+	sqlByID := index("SqlInstance", sqls, func(s topoSQL) (string, int) { return s.id, s.line }, &ps)
+	serviceByID := index("Service", services, func(s topoService) (string, int) { return s.id, s.line }, &ps)
+	checkReferences(sqls, services, clusterByID, sqlByID, serviceByID, &ps)
+	checkPools(services, clusterByID, serviceByID, &ps)
+	if len(ps) > 0 {
+		slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
+		return Topology{}, ps
 	}
 	var t Topology
 	byBackEnd := map[string]int{}
@@ -353,7 +334,7 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 		}
 		sql, ok := sqlByID[store.installedOn]
 		if !ok {
-			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("UserStore is InstalledOn %s, not a SqlInstance of the topology", store.installedOn)}
+			return Topology{}, Problem{Line: store.line, Message: fmt.Sprintf("UserStore is InstalledOn %s, not a SqlInstance of the topology", store.installedOn)}
 		}
 		host := clusterByID[sql.cluster]
 		if err := checkTopologyName(host); err != nil {
@@ -361,14 +342,14 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 		}
 		product, ok := serviceProducts[store.version]
 		if !ok {
-			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("ServiceVersion %q of the UserStore is no product sfbpatch knows; allowed: 6 (Lync Server 2013), 7 (Skype for Business Server 2015), 8 (Skype for Business Server 2019)", store.version)}
+			return Topology{}, Problem{Line: store.line, Message: fmt.Sprintf("ServiceVersion %q of the UserStore is no product sfbpatch knows; allowed: 6 (Lync Server 2013), 7 (Skype for Business Server 2015), 8 (Skype for Business Server 2019)", store.version)}
 		}
 		pools, err := poolsOf(store, services, clusterByID)
 		if err != nil {
 			return Topology{}, err
 		}
 		if len(pools) == 0 {
-			t.Unused = append(t.Unused, TopologyError{Line: store.line, Message: fmt.Sprintf("no pool's UserServices uses the UserStore on %s: left out", strings.TrimSuffix(host.fqdn+`\`+sql.name, `\`))})
+			t.Unused = append(t.Unused, Problem{Line: store.line, Message: fmt.Sprintf("no pool's UserServices uses the UserStore on %s: left out", strings.TrimSuffix(host.fqdn+`\`+sql.name, `\`))})
 			continue
 		}
 		key := strings.ToLower(host.fqdn)
@@ -384,7 +365,7 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 			server.SQLInstances = append(server.SQLInstances, sql.name)
 		}
 		if server.Facts.Product != product {
-			return Topology{}, TopologyError{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
+			return Topology{}, Problem{Line: store.line, Message: fmt.Sprintf("the SQL Server %s holds user stores of two products (%s and %s)", host.fqdn, server.Facts.Product, product)}
 		}
 		for _, pool := range pools {
 			if !slices.Contains(server.Pools, pool.fqdn) {
@@ -394,7 +375,7 @@ func derive(clusters []topoCluster, sqls []topoSQL, services []topoService) (Top
 		}
 	}
 	if len(t.Servers) == 0 {
-		return Topology{}, TopologyError{Message: "no UserStore that a pool uses: the topology holds no server this procedure applies to"}
+		return Topology{}, Problem{Message: "no UserStore that a pool uses: the topology holds no server this procedure applies to"}
 	}
 	return t, nil
 }
@@ -424,7 +405,7 @@ func newServer(product string, host topoCluster, sql topoSQL, ownServer, colloca
 // index maps objects by their ID, refusing an ID given twice: the
 // references to it would be ambiguous. An object without an ID cannot be
 // referred to, and is left out.
-func index[T any](kind string, objects []T, key func(T) (string, int)) (map[string]T, error) {
+func index[T any](kind string, objects []T, key func(T) (string, int), ps *Problems) map[string]T {
 	byID := map[string]T{}
 	lines := map[string]int{}
 	for _, o := range objects {
@@ -433,41 +414,41 @@ func index[T any](kind string, objects []T, key func(T) (string, int)) (map[stri
 			continue
 		}
 		if first, seen := lines[id]; seen {
-			return nil, TopologyError{Line: line, Message: fmt.Sprintf("two %s elements have the ID %q (lines %d and %d)", kind, id, first, line)}
+			*ps = append(*ps, Problem{Line: line, Message: fmt.Sprintf("two %s elements have the ID %q (lines %d and %d)", kind, id, first, line)})
+			continue
 		}
 		byID[id], lines[id] = o, line
 	}
-	return byID, nil
+	return byID
 }
 
 // checkReferences refuses a SQL instance on, or a service installed on or
 // depending on, what the topology does not define.
-func checkReferences(sqls []topoSQL, services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL, serviceByID map[string]topoService) error {
+func checkReferences(sqls []topoSQL, services []topoService, clusterByID map[string]topoCluster, sqlByID map[string]topoSQL, serviceByID map[string]topoService, ps *Problems) {
 	for _, s := range sqls {
 		if _, ok := clusterByID[s.cluster]; !ok {
-			return TopologyError{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)}
+			*ps = append(*ps, Problem{Line: s.line, Message: fmt.Sprintf("SqlInstance %q is on %s, which the topology does not define", s.name, s.cluster)})
 		}
 	}
 	for _, s := range services {
 		_, onCluster := clusterByID[s.installedOn]
 		_, onSQL := sqlByID[s.installedOn]
 		if s.installedOn != "" && !onCluster && !onSQL {
-			return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)}
+			*ps = append(*ps, Problem{Line: s.line, Message: fmt.Sprintf("Service %s is InstalledOn %s, which the topology does not define", s.role, s.installedOn)})
 		}
 		for _, d := range s.deps {
 			if _, ok := serviceByID[d]; !ok {
-				return TopologyError{Line: s.line, Message: fmt.Sprintf("Service %s depends on %s, which the topology does not define", s.role, d)}
+				*ps = append(*ps, Problem{Line: s.line, Message: fmt.Sprintf("Service %s depends on %s, which the topology does not define", s.role, d)})
 			}
 		}
 	}
-	return nil
 }
 
 // checkPools refuses a pool the procedure cannot place: user services on
 // no cluster, or depending on no user store or on two; a pool without
 // machines, or whose name or a machine's is no FQDN; a machine in two
 // places.
-func checkPools(services []topoService, clusterByID map[string]topoCluster, serviceByID map[string]topoService) error {
+func checkPools(services []topoService, clusterByID map[string]topoCluster, serviceByID map[string]topoService, ps *Problems) {
 	machineLine := map[string]int{}
 	for _, user := range services {
 		if user.role != "UserServices" {
@@ -475,7 +456,8 @@ func checkPools(services []topoService, clusterByID map[string]topoCluster, serv
 		}
 		pool, ok := clusterByID[user.installedOn]
 		if !ok {
-			return TopologyError{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %q, not a Cluster of the topology", user.installedOn)}
+			*ps = append(*ps, Problem{Line: user.line, Message: fmt.Sprintf("UserServices is InstalledOn %q, not a Cluster of the topology", user.installedOn)})
+			continue
 		}
 		stores := 0
 		for _, d := range user.deps {
@@ -484,29 +466,30 @@ func checkPools(services []topoService, clusterByID map[string]topoCluster, serv
 			}
 		}
 		if stores != 1 {
-			return TopologyError{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s depend on %d UserStores; a pool keeps its users in one", pool.fqdn, stores)}
+			*ps = append(*ps, Problem{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s depend on %d UserStores; a pool keeps its users in one", pool.fqdn, stores)})
 		}
 		if err := checkTopologyName(pool); err != nil {
-			return err
+			*ps = append(*ps, err.(Problem))
 		}
 		if len(pool.machines) == 0 {
-			return TopologyError{Line: pool.line, Message: fmt.Sprintf("pool %s has no Machine", pool.fqdn)}
+			*ps = append(*ps, Problem{Line: pool.line, Message: fmt.Sprintf("pool %s has no Machine", pool.fqdn)})
 		}
 		for i, m := range pool.machines {
 			if strings.TrimSpace(m.Fqdn) == "" {
-				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("a Machine of pool %s has no Fqdn (only a single-machine cluster's may leave it out)", pool.fqdn)}
+				*ps = append(*ps, Problem{Line: pool.lines[i], Message: fmt.Sprintf("a Machine of pool %s has no Fqdn (only a single-machine cluster's may leave it out)", pool.fqdn)})
+				continue
 			}
 			if msg := checkFQDN(m.Fqdn); msg != "" {
-				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine Fqdn %q of pool %s: %s", m.Fqdn, pool.fqdn, msg)}
+				*ps = append(*ps, Problem{Line: pool.lines[i], Message: fmt.Sprintf("Machine Fqdn %q of pool %s: %s", m.Fqdn, pool.fqdn, msg)})
+				continue
 			}
 			key := strings.ToLower(m.Fqdn)
 			if first, seen := machineLine[key]; seen {
-				return TopologyError{Line: pool.lines[i], Message: fmt.Sprintf("Machine %s is listed twice (line %d first)", m.Fqdn, first)}
+				*ps = append(*ps, Problem{Line: pool.lines[i], Message: fmt.Sprintf("Machine %s is listed twice (line %d first)", m.Fqdn, first)})
 			}
 			machineLine[key] = pool.lines[i]
 		}
 	}
-	return nil
 }
 
 // poolsOf is the pools whose user services use the store (checkPools has
@@ -519,7 +502,7 @@ func poolsOf(store topoService, services []topoService, clusterByID map[string]t
 		}
 		pool := clusterByID[user.installedOn]
 		if user.version != store.version {
-			return nil, TopologyError{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s are ServiceVersion %q, their UserStore (line %d) %q: a pool and its store are one product", pool.fqdn, user.version, store.line, store.version)}
+			return nil, Problem{Line: user.line, Message: fmt.Sprintf("the UserServices of pool %s are ServiceVersion %q, their UserStore (line %d) %q: a pool and its store are one product", pool.fqdn, user.version, store.line, store.version)}
 		}
 		pools = append(pools, pool)
 	}
@@ -554,10 +537,10 @@ func collocated(cluster string, sqls []topoSQL, services []topoService) bool {
 // unsubstituted template placeholder as such.
 func checkTopologyName(c topoCluster) error {
 	if strings.Contains(c.fqdn, "$") {
-		return TopologyError{Line: c.line, Message: fmt.Sprintf("Cluster Fqdn %q is a template placeholder that was never substituted", c.fqdn)}
+		return Problem{Line: c.line, Message: fmt.Sprintf("Cluster Fqdn %q is a template placeholder that was never substituted", c.fqdn)}
 	}
 	if msg := checkFQDN(c.fqdn); msg != "" {
-		return TopologyError{Line: c.line, Message: "Cluster Fqdn: " + msg}
+		return Problem{Line: c.line, Message: "Cluster Fqdn: " + msg}
 	}
 	return nil
 }

@@ -15,8 +15,33 @@ import (
 // Problem is one thing wrong with the facts. Field is the fact's key (see
 // Fields); the command line decides how to spell it for the user.
 type Problem struct {
+	// Line is where it is in its file, from 1; 0 for none (a flag, a
+	// facts file's field, the whole file).
+	Line    int
 	Field   string
 	Message string
+}
+
+// Error makes one problem an error: "line N: field: message".
+func (p Problem) Error() string { return p.String("") }
+
+// String says the problem as FILE:LINE: field: message, leaving out what it
+// lacks; without a file, a line is "line N".
+func (p Problem) String(file string) string {
+	at := file
+	switch {
+	case p.Line > 0 && file == "":
+		at = fmt.Sprintf("line %d", p.Line)
+	case p.Line > 0:
+		at = fmt.Sprintf("%s:%d", file, p.Line)
+	}
+	var parts []string
+	for _, part := range []string{at, p.Field, p.Message} {
+		if part != "" {
+			parts = append(parts, part)
+		}
+	}
+	return strings.Join(parts, ": ")
 }
 
 // Problems is every problem Validate found; it is the error Plan returns.
@@ -25,7 +50,7 @@ type Problems []Problem
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
-		lines[i] = p.Field + ": " + p.Message
+		lines[i] = p.String("")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -109,20 +109,20 @@ func TestValidateCrossFieldRules(t *testing.T) {
 		want  Problems
 	}{
 		{"standard with SQL Server FQDN", Facts{Product: "sfb2015", Edition: "standard", SQLServerFQDN: "sql01.contoso.com"},
-			Problems{{"sql_server_fqdn", "not allowed with edition standard (a Standard Edition server updates its local databases)"}}},
+			Problems{{Field: "sql_server_fqdn", Message: "not allowed with edition standard (a Standard Edition server updates its local databases)"}}},
 		{"standard with collocated stores", Facts{Product: "sfb2015", Edition: "standard", CollocatedStores: true},
-			Problems{{"collocated_stores", "not allowed with edition standard (it applies to an Enterprise Edition Back End only)"}}},
+			Problems{{Field: "collocated_stores", Message: "not allowed with edition standard (it applies to an Enterprise Edition Back End only)"}}},
 		{"enterprise without SQL Server FQDN", Facts{Product: "sfb2015", Edition: "enterprise", CollocatedStores: true},
-			Problems{{"sql_server_fqdn", "required with edition enterprise (the Back End SQL Server, e.g. sql01.contoso.com)"}}},
+			Problems{{Field: "sql_server_fqdn", Message: "required with edition enterprise (the Back End SQL Server, e.g. sql01.contoso.com)"}}},
 		{"unknown product and edition", Facts{Product: "ocs2007", Edition: "Standard"},
 			Problems{
-				{"product", `got "ocs2007"; allowed: lync2013, sfb2015, sfb2019`},
-				{"edition", `got "Standard"; allowed: standard, enterprise`},
+				{Field: "product", Message: `got "ocs2007"; allowed: lync2013, sfb2015, sfb2019`},
+				{Field: "edition", Message: `got "Standard"; allowed: standard, enterprise`},
 			}},
 		{"nothing at all", Facts{},
 			Problems{
-				{"product", "missing; allowed: lync2013, sfb2015, sfb2019"},
-				{"edition", "missing; allowed: standard, enterprise"},
+				{Field: "product", Message: "missing; allowed: lync2013, sfb2015, sfb2019"},
+				{Field: "edition", Message: "missing; allowed: standard, enterprise"},
 			}},
 	}
 	for _, c := range cases {

@@ -269,15 +269,35 @@ func (b *batchCmd) formats() ([]generator.Format, error) {
 
 // inventoryError prints every problem of an inventory as FILE:LINE.
 func inventoryError(file string, err error) error {
-	var ps generator.InventoryProblems
-	if !errors.As(err, &ps) {
+	ps := problemsOf(err)
+	if ps == nil {
 		return err
 	}
+	return inputError(describeAt(file, ps)...)
+}
+
+// problemsOf is the positioned problems an error carries (one, or a list),
+// or nil.
+func problemsOf(err error) generator.Problems {
+	var ps generator.Problems
+	var p generator.Problem
+	switch {
+	case errors.As(err, &ps):
+		return ps
+	case errors.As(err, &p):
+		return generator.Problems{p}
+	}
+	return nil
+}
+
+// describeAt says each problem of a file as FILE:LINE: field: message: the
+// one converter of facts, inventory and topology problems to lines.
+func describeAt(file string, ps generator.Problems) []string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
 		lines[i] = p.String(file)
 	}
-	return inputError(lines...)
+	return lines
 }
 
 // progress is a progress bar on stderr when it is a terminal, else nil.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -43,15 +42,14 @@ func readTopology(flag, path string, e env) ([]generator.TopologyServer, error) 
 		return nil, exitError{code: readCode(err), lines: []string{name + ": " + err.Error()}}
 	}
 	t, err := generator.ReadTopology(data)
-	var te generator.TopologyError
-	if errors.As(err, &te) {
-		return nil, inputError(name + ": " + te.Error())
+	if ps := problemsOf(err); ps != nil {
+		return nil, inputError(describeAt(name, ps)...)
 	}
 	if err != nil {
 		return nil, err
 	}
 	for _, unused := range t.Unused {
-		fmt.Fprintln(e.stderr, visible("sfbpatch: note: "+name+": "+unused.Error()))
+		fmt.Fprintln(e.stderr, visible("sfbpatch: note: "+unused.String(name)))
 	}
 	return t.Servers, nil
 }
