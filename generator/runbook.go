@@ -4,8 +4,56 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 )
+
+// FactsURLPrefix starts the data URL of a runbook's facts line.
+const FactsURLPrefix = "data:application/json,"
+
+// runbookFacts finds a runbook's facts line: its data URL and version.
+var runbookFacts = regexp.MustCompile(`(?m)^\[sfbpatch-facts\]: ` + regexp.QuoteMeta(FactsURLPrefix) + `([^ ]*) "sfbpatch ([0-9A-Za-z.+-]+)"$`)
+
+// VerifyOutput checks a runbook or a JSON plan against the facts it
+// carries (a runbook's facts line, a plan's facts): it returns the format,
+// the facts and whether the file is exactly what they generate.
+func VerifyOutput(file []byte) (Format, Facts, bool, error) {
+	var f Facts
+	format, version := FormatJSON, ""
+	if m := runbookFacts.FindSubmatch(file); m != nil {
+		text, err := url.PathUnescape(string(m[1]))
+		if err != nil {
+			return "", f, false, fmt.Errorf("its facts line does not read: %w", err)
+		}
+		if f, _, err = DecodeFacts([]byte(text)); err != nil {
+			return "", f, false, fmt.Errorf("its facts line does not read: %w", err)
+		}
+		format, version = FormatRunbook, string(m[2])
+	} else {
+		var plan struct {
+			Facts json.RawMessage `json:"facts"`
+		}
+		if err := json.Unmarshal(file, &plan); err != nil || plan.Facts == nil {
+			return "", f, false, errors.New("neither a runbook with a facts line nor a JSON plan that sfbpatch wrote")
+		}
+		var err error
+		if f, _, err = DecodeFacts(plan.Facts); err != nil {
+			return "", f, false, fmt.Errorf("its facts do not read: %w", err)
+		}
+	}
+	plan, err := BuildPlan(f)
+	if err != nil {
+		return format, f, false, fmt.Errorf("its facts do not validate: %w", err)
+	}
+	want, err := Render(plan, Options{Format: format, Version: version})
+	if err != nil {
+		return format, f, false, err
+	}
+	return format, f, bytes.Equal(want, file), nil
+}
 
 // runbookView is what the runbook template reads: the plan, and the
 // script it describes.
@@ -19,6 +67,10 @@ type runbookView struct {
 	// EngineSHA256 is the SHA-256 (hex) of the engine, the static part
 	// that ends every script of this version.
 	EngineSHA256 string
+	// FactsURL carries the facts for sfbpatch verify, in a Markdown link
+	// reference definition, which renders as nothing: a data URL of their
+	// JSON, percent-encoded (no space, no angle bracket, no parenthesis).
+	FactsURL string
 	// WindowChildShells and WindowPrompts count those operations of the
 	// downtime window.
 	WindowChildShells int
@@ -39,7 +91,12 @@ func RenderRunbook(p Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(script)
+	facts, err := json.Marshal(p.Facts)
+	if err != nil {
+		return nil, err
+	}
 	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]), EngineSHA256: EngineSHA256(),
+		FactsURL:          FactsURLPrefix + url.PathEscape(string(facts)),
 		WindowChildShells: p.WindowCount(KindChildShell),
 		WindowPrompts:     p.WindowCount(KindPrompt)}
 	var buf bytes.Buffer

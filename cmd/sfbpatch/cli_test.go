@@ -353,3 +353,24 @@ func TestCLIInputsOverTheirSize(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIVerifyRunbookAndPlan: a runbook (by its facts line) and a JSON
+// plan (by its facts) verify on their own; one edited does not (exit 1).
+func TestCLIVerifyRunbookAndPlan(t *testing.T) {
+	for name, facts := range validFacts(t) {
+		for _, format := range []string{"md", "json"} {
+			path, data := generateFile(t, facts, format)
+			if r := sfbpatch("verify", path); r.code != exitOK || !strings.HasSuffix(r.stdout, path+": unchanged\n") {
+				t.Errorf("%s %s: %+v", name, format, r)
+			}
+			edited := write(t, bytes.Replace(data, []byte("Install-CsDatabase"), []byte("Install-Nothing"), 1))
+			edited = strings.TrimSuffix(edited, ".ps1") + "." + format
+			if err := os.Rename(strings.TrimSuffix(edited, "."+format)+".ps1", edited); err != nil {
+				t.Fatal(err)
+			}
+			if r := sfbpatch("verify", edited); r.code != exitChanged || !strings.Contains(r.stderr, "changed: it is not the ") {
+				t.Errorf("%s %s edited: %+v", name, format, r)
+			}
+		}
+	}
+}

@@ -26,7 +26,7 @@ const maxScriptSize = 16 << 20
 type verifyCmd struct {
 	// Not type:"existingfile": a missing file is exit code 2, like any
 	// other script that cannot be verified, not a usage error.
-	Script string `arg:"" help:"The .ps1 file to check, or a folder batch wrote; - reads standard input." placeholder:"SCRIPT"`
+	Script string `arg:"" help:"The .ps1 file to check, a runbook (.md) or JSON plan (.json) against the facts it carries, or a folder batch wrote; - reads standard input." placeholder:"SCRIPT"`
 	// The approved facts: what defeats a script regenerated from other facts.
 	Facts     string `help:"The approved facts (a facts file): the script must have been generated from exactly these; every fact that differs is named." placeholder:"FILE"`
 	Inventory string `help:"With a folder: the approved inventory; every script must have been generated from its server's row, and every server of it must have its script." placeholder:"FILE"`
@@ -62,6 +62,9 @@ func (v *verifyCmd) Run(e env) error {
 		return exitError{code: exitUnverifiable, lines: []string{v.Script + ": " + err.Error()}}
 	}
 	name := visible(v.Script)
+	if lower := strings.ToLower(v.Script); strings.HasSuffix(lower, ".md") || strings.HasSuffix(lower, ".json") {
+		return v.verifyOutput(data, name, e)
+	}
 	res, err := generator.Verify(data, name)
 	if err != nil {
 		return exitError{code: exitUnverifiable, lines: []string{name + ": " + err.Error()}}
@@ -95,6 +98,34 @@ func (v *verifyCmd) Run(e env) error {
 	default:
 		_, err = fmt.Fprintf(e.stdout, "%s: unchanged%s\n", name, signatureHolds(res))
 	}
+	return err
+}
+
+// verifyOutput checks a runbook or a JSON plan against the facts it carries
+// (and, with --facts, against the approved ones).
+func (v *verifyCmd) verifyOutput(data []byte, name string, e env) error {
+	format, facts, same, err := generator.VerifyOutput(data)
+	if err != nil {
+		return exitError{code: exitUnverifiable, lines: []string{name + ": " + err.Error()}}
+	}
+	fmt.Fprintf(e.stdout, "facts: %s\n", visible(factsLine(facts)))
+	var failures []string
+	if v.Facts != "" {
+		approved, _, err := readFacts(v.Facts, e.stdin)
+		if err != nil {
+			return err
+		}
+		for _, d := range generator.DiffFacts(approved, facts) {
+			failures = append(failures, name+": not generated from the approved facts: "+d)
+		}
+	}
+	if !same {
+		failures = append(failures, fmt.Sprintf("%s: changed: it is not the %s sfbpatch %s generates from the facts it carries", name, map[generator.Format]string{generator.FormatRunbook: "runbook", generator.FormatJSON: "JSON plan"}[format], generator.Version))
+	}
+	if len(failures) > 0 {
+		return exitError{code: exitChanged, lines: failures}
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s: unchanged\n", name)
 	return err
 }
 
@@ -269,8 +300,13 @@ func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: its script failed, so it cannot be checked against its facts\n", visible(file))
 		case !ok:
-			failed++
-			fmt.Fprintf(e.stdout, "%s: FAILED: its server has no script in the folder to check it against\n", visible(file))
+			// Without its script, the facts it carries decide.
+			if _, _, same, err := generator.VerifyOutput(outputs[file]); err != nil || !same {
+				failed++
+				fmt.Fprintf(e.stdout, "%s: FAILED: it is not what the facts it carries generate\n", visible(file))
+			} else {
+				fmt.Fprintf(e.stdout, "%s: OK, and what the facts it carries generate\n", visible(file))
+			}
 		case generator.Generate(&want, header.Facts, generator.Options{Format: format, Version: header.Version}) != nil || !bytes.Equal(want.Bytes(), outputs[file]):
 			failed++
 			fmt.Fprintf(e.stdout, "%s: FAILED: it is not what its script's facts generate\n", visible(file))
