@@ -125,7 +125,8 @@ func WriteTopology(w io.Writer, servers []TopologyServer, format string) error {
 		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SERVER\tPRODUCT\tEDITION\tSQL SERVER\tCOLLOCATED\tPOOLS\tFRONT ENDS\tINSTANCE\tNOTES")
 		for _, s := range servers {
-			fmt.Fprintln(tw, strings.Join(s.cells(), "\t"))
+			// A terminal shows what it holds as itself: control and bidi characters escaped.
+			fmt.Fprintln(tw, visible(strings.Join(s.cells(), "\t")))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
