@@ -253,6 +253,20 @@ func TestCLIVerifyFolderTampering(t *testing.T) {
 			t.Errorf("%+v", r)
 		}
 	})
+	t.Run("window.md removed with its line", func(t *testing.T) {
+		out := fresh(t)
+		sums, _ := os.ReadFile(filepath.Join(out, sumsName))
+		kept := regexp.MustCompile(`(?m)^[0-9a-f]{64}  window\.md\n`).ReplaceAll(sums, nil)
+		if err := os.WriteFile(filepath.Join(out, sumsName), kept, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(out, windowName)); err != nil {
+			t.Fatal(err)
+		}
+		if r := sfbpatch("verify", out); r.code != exitChanged || !strings.Contains(r.stdout, "window.md: FAILED: missing from SHA256SUMS") {
+			t.Errorf("%+v", r)
+		}
+	})
 	t.Run("a server of the approved inventory without its script", func(t *testing.T) {
 		out := fresh(t)
 		longer := filepath.Join(t.TempDir(), "servers.csv")
