@@ -37,13 +37,19 @@ type batchCmd struct {
 
 // defaults are the fleet-wide facts of the flags, checked as any row's.
 func (b *batchCmd) defaults() (generator.Facts, error) {
+	return fleetDefaults(b.Product, b.UpdatePath, b.UpdateSHA256, b.TargetVersion)
+}
+
+// fleetDefaults are the fleet-wide facts of batch's flags (and of verify's,
+// which names them), checked as any row's.
+func fleetDefaults(product, updatePath, updateSHA256, targetVersion *string) (generator.Facts, error) {
 	var d generator.Facts
 	var empty []string
 	for _, flag := range []struct {
 		name  string
 		value *string
 		fact  *string
-	}{{"--product", b.Product, &d.Product}, {"--update-path", b.UpdatePath, &d.UpdatePath}, {"--update-sha256", b.UpdateSHA256, &d.UpdateSHA256}, {"--target-version", b.TargetVersion, &d.TargetVersion}} {
+	}{{"--product", product, &d.Product}, {"--update-path", updatePath, &d.UpdatePath}, {"--update-sha256", updateSHA256, &d.UpdateSHA256}, {"--target-version", targetVersion, &d.TargetVersion}} {
 		if flag.value == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -31,6 +32,11 @@ type verifyCmd struct {
 	Facts     string `help:"The approved facts (a facts file): the script must have been generated from exactly these; every fact that differs is named." placeholder:"FILE"`
 	Inventory string `help:"With a folder: the approved inventory; every script must have been generated from its server's row, and every server of it must have its script." placeholder:"FILE"`
 	Topology  string `help:"With a folder: the approved topology, as --inventory." placeholder:"FILE"`
+	// The fleet-wide facts batch was given, for --inventory and --topology.
+	Product       *string `help:"With --inventory or --topology: the --product batch was given." placeholder:"PRODUCT"`
+	UpdatePath    *string `help:"With --inventory or --topology: the --update-path batch was given." placeholder:"PATH"`
+	UpdateSHA256  *string `name:"update-sha256" help:"With --inventory or --topology: the --update-sha256 batch was given." placeholder:"HEX"`
+	TargetVersion *string `help:"With --inventory or --topology: the --target-version batch was given." placeholder:"VERSION"`
 }
 
 // Help is the detail that sfbpatch verify --help prints.
@@ -46,7 +52,7 @@ func (verifyCmd) Help() string {
 func (v *verifyCmd) Run(e env) error {
 	if info, err := os.Stat(v.Script); err == nil && info.IsDir() {
 		if v.Facts != "" {
-			return inputError("--facts: with a folder, give --inventory or --topology")
+			return unverifiable("--facts: with a folder, give --inventory or --topology")
 		}
 		approved, err := v.approvedInventory(e)
 		if err != nil {
@@ -55,7 +61,7 @@ func (v *verifyCmd) Run(e env) error {
 		return verifyDir(v.Script, approved, e)
 	}
 	if v.Inventory != "" || v.Topology != "" {
-		return inputError("--inventory and --topology: with a folder only; for one script, give --facts")
+		return unverifiable("--inventory and --topology: with a folder only; for one script, give --facts")
 	}
 	data, err := readLimited(v.Script, e.stdin, maxScriptSize, "a script")
 	if err != nil {
@@ -64,6 +70,8 @@ func (v *verifyCmd) Run(e env) error {
 	name := visible(v.Script)
 	if lower := strings.ToLower(v.Script); strings.HasSuffix(lower, ".md") || strings.HasSuffix(lower, ".json") {
 		return v.verifyOutput(data, name, e)
+	} else if strings.HasSuffix(lower, ".manifest") {
+		return unverifiable(name + ": a change manifest carries no facts: verify its script, runbook or JSON plan, which generate it again")
 	}
 	res, err := generator.Verify(data, name)
 	if err != nil {
@@ -77,7 +85,7 @@ func (v *verifyCmd) Run(e env) error {
 	if v.Facts != "" {
 		approved, _, err := readFacts(v.Facts, e.stdin)
 		if err != nil {
-			return err
+			return asUnverifiable(err)
 		}
 		for _, d := range generator.DiffFacts(approved, res.Header.Facts) {
 			failures = append(failures, name+": not generated from the approved facts: "+d)
@@ -113,7 +121,7 @@ func (v *verifyCmd) verifyOutput(data []byte, name string, e env) error {
 	if v.Facts != "" {
 		approved, _, err := readFacts(v.Facts, e.stdin)
 		if err != nil {
-			return err
+			return asUnverifiable(err)
 		}
 		for _, d := range generator.DiffFacts(approved, facts) {
 			failures = append(failures, name+": not generated from the approved facts: "+d)
@@ -159,14 +167,34 @@ func factsLine(f generator.Facts) string {
 	return string(data)
 }
 
-// approvedInventory reads --inventory or --topology, by server (lower case).
+// unverifiable is verify's exit code 2, for bad flags and approved facts
+// that cannot be read: exit code 1 means the files differ.
+func unverifiable(lines ...string) exitError {
+	return exitError{code: exitUnverifiable, lines: lines}
+}
+
+// asUnverifiable gives an error of reading the approved facts verify's
+// exit code 2.
+func asUnverifiable(err error) error {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return unverifiable(ee.lines...)
+	}
+	return err
+}
+
+// approvedInventory reads --inventory or --topology, by server (lower case),
+// with the fleet-wide facts batch was given.
 func (v *verifyCmd) approvedInventory(e env) (map[string]generator.Facts, error) {
+	defaults, err := fleetDefaults(v.Product, v.UpdatePath, v.UpdateSHA256, v.TargetVersion)
+	if err != nil {
+		return nil, asUnverifiable(err)
+	}
 	var data []byte
-	var err error
 	source := v.Inventory
 	switch {
 	case v.Inventory != "" && v.Topology != "":
-		return nil, inputError("--inventory and --topology: give one of them")
+		return nil, unverifiable("--inventory and --topology: give one of them")
 	case v.Topology != "":
 		source = v.Topology + " (as CSV)"
 		data, err = topologyInventory(v.Topology, e)
@@ -176,15 +204,15 @@ func (v *verifyCmd) approvedInventory(e env) (map[string]generator.Facts, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, asUnverifiable(err)
 	}
 	approved := map[string]generator.Facts{}
-	err = generator.ReadInventory(data, generator.Facts{}, func(r generator.Row) error {
+	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
 		approved[strings.ToLower(r.Facts.ServerFQDN)] = r.Facts
 		return nil
 	})
 	if err != nil {
-		return nil, inventoryError(source, err)
+		return nil, asUnverifiable(inventoryError(source, err))
 	}
 	return approved, nil
 }
@@ -319,7 +347,7 @@ func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 	}
 	problem := "missing from " + sumsName + "; batch always writes it"
 	if window != nil {
-		problem = windowProblem(window, generated)
+		problem = windowProblem(window, generated, listed)
 	}
 	if problem != "" {
 		failed++
@@ -355,13 +383,22 @@ func verifyDir(dir string, approved map[string]generator.Facts, e env) error {
 
 // windowProblem checks window.md against the folder's scripts: every
 // script it names with the SHA-256 of that script as generated (a signed
-// one without its signature block), and every script named in it.
-func windowProblem(window []byte, generated map[string]string) string {
+// one without its signature block), and every script named in it. A batch
+// asked for no script (--format md, json) has none to check.
+func windowProblem(window []byte, generated, listed map[string]string) string {
+	scripts := slices.ContainsFunc(slices.Collect(maps.Keys(listed)), func(f string) bool { return strings.HasSuffix(f, ".ps1") })
 	named := map[string]bool{}
 	for _, m := range windowRow.FindAllSubmatch(window, -1) {
 		file, sum := string(m[1]), string(m[2])
 		named[file] = true
-		if generated[file] != sum {
+		got, ok := generated[file]
+		switch {
+		case !scripts:
+		case !ok && listed[file] != "":
+			return "it names " + file + ", which failed above"
+		case !ok:
+			return "it names " + file + ", which is not in the folder"
+		case got != sum:
 			return "it gives " + file + " another SHA-256 than the folder's script has"
 		}
 	}

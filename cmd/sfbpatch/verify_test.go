@@ -253,6 +253,26 @@ func TestCLIVerifyFolderTampering(t *testing.T) {
 			t.Errorf("%+v", r)
 		}
 	})
+	t.Run("untouched folders hold", func(t *testing.T) {
+		runbooks := filepath.Join(t.TempDir(), "runbooks")
+		if r := sfbpatch("batch", "--inventory", inventory, "--out-dir", runbooks, "--format", "md,json"); r.code != exitOK {
+			t.Fatalf("batch: %+v", r)
+		}
+		if r := sfbpatch("verify", runbooks); r.code != exitOK {
+			t.Errorf("a folder without scripts: %+v", r)
+		}
+		fleet := filepath.Join(t.TempDir(), "fleet")
+		flags := []string{"--update-path", `D:\Updates\SkypeServerUpdateInstaller.exe`, "--product", "sfb2019"}
+		if r := sfbpatch(append([]string{"batch", "--inventory", inventory, "--out-dir", fleet}, flags...)...); r.code != exitOK {
+			t.Fatalf("batch: %+v", r)
+		}
+		if r := sfbpatch(append([]string{"verify", "--inventory", inventory, fleet}, flags...)...); r.code != exitOK {
+			t.Errorf("the fleet-wide facts batch was given: %+v", r)
+		}
+		if r := sfbpatch("verify", "--inventory", inventory, fleet); r.code != exitChanged || !strings.Contains(r.stdout, "update_path: approved not given") {
+			t.Errorf("without them: %+v", r)
+		}
+	})
 	t.Run("window.md removed with its line", func(t *testing.T) {
 		out := fresh(t)
 		sums, _ := os.ReadFile(filepath.Join(out, sumsName))
