@@ -181,6 +181,7 @@ var Fields = []Field{
 		VariableHelp: "The Core Components version the update brings (--target-version); $null: unknown, a record of this installer's success decides.",
 		text:         func(f *Facts) *string { return &f.TargetVersion },
 		validate:     ifGiven(func(f Facts) string { return f.TargetVersion }, checkVersion),
+		// Then against the product: validateTargetForProduct, in Validate.
 		meaning: func(_ Product, _ Edition, f Facts) string {
 			return given(f.TargetVersion,
 				"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",

@@ -69,7 +69,7 @@ var placeholders = map[string]string{
 	"update_path":     `D:\Placeholder\Installer.exe`,
 	"server_fqdn":     "placeholder-host.example.com",
 	"update_sha256":   strings.Repeat("0123456789abcdef", 4),
-	"target_version":  "1.2.3.4",
+	"target_version":  "5.0.8308.291",
 }
 
 // nonASCIIPlaceholders are the placeholders of the facts that may hold

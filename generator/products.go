@@ -38,6 +38,10 @@ type Product struct {
 	// PatchLevelCheck reads the installed update level on a server,
 	// read-only.
 	PatchLevelCheck string `json:"patch_level_check"`
+	// ReleaseVersion is the Core Components version of the release, whose
+	// first three numbers every update of the product keeps (DOMAIN.md
+	// section 2).
+	ReleaseVersion string `json:"release_version"`
 }
 
 // sfbFrontEndProcedure is Skype for Business Server's Front End procedure.
@@ -54,6 +58,7 @@ var products = map[string]Product{
 		SilentSwitch:      "/silentmode",
 		CoreComponents:    "Microsoft Lync Server 2013, Core Components",
 		SupportsMirroring: true,
+		ReleaseVersion:    "5.0.8308.0",
 		FrontEndProcedure: "by upgrade domain: Get-CsPoolUpgradeReadinessState until the pool is Ready, then the servers of one upgrade domain (Stop-CsWindowsService -Graceful, the update, the restart), the next domain once the pool is Ready again",
 		PatchLevelCheck:   `Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' | Where-Object { $_.DisplayName -like '*Core Components*' } | Select-Object DisplayName, DisplayVersion`,
 	},
@@ -67,6 +72,7 @@ var products = map[string]Product{
 		CoreComponents:        "Skype for Business Server 2015, Core Components",
 		HasPatchVersionCmdlet: true,
 		SupportsMirroring:     true,
+		ReleaseVersion:        "6.0.9319.0",
 		FrontEndProcedure:     sfbFrontEndProcedure,
 		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},
@@ -79,6 +85,7 @@ var products = map[string]Product{
 		SilentSwitch:          "/silentmode",
 		CoreComponents:        "Skype for Business Server 2019, Core Components",
 		HasPatchVersionCmdlet: true,
+		ReleaseVersion:        "7.0.2046.0",
 		FrontEndProcedure:     sfbFrontEndProcedure,
 		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},

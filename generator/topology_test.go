@@ -156,7 +156,8 @@ func TestPublicTopologySamples(t *testing.T) {
 		// batch --topology --target-version: an Enterprise Back End's -DatabaseOnly
 		// checks its Front End's pool and version; its night names that Front End.
 		f := servers[0].Facts
-		f.TargetVersion = "6.0.9319.0"
+		product, _ := LookupProduct(f.Product)
+		f.TargetVersion = strings.TrimSuffix(product.ReleaseVersion, ".0") + ".600"
 		plan, err := BuildPlan(f)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)

@@ -61,11 +61,35 @@ func (ps Problems) Error() string {
 func Validate(f Facts) Problems {
 	var ps Problems
 	for _, field := range Fields {
-		if msg := field.validate(f); msg != "" {
+		msg := field.validate(f)
+		if msg == "" && field.Key == "target_version" {
+			msg = targetForProduct(f)
+		}
+		if msg != "" {
 			ps = append(ps, Problem{Field: field.Key, Message: msg})
 		}
 	}
 	return ps
+}
+
+// targetForProduct checks a target version against the product: its
+// Core Components versions are the product's major.minor.build (Lync
+// Server 2013 5.0.8308.x, Skype for Business Server 2015 6.0.9319.x, 2019
+// 7.0.2046.x; DOMAIN.md section 2), and the release version itself is no
+// update: every server is at it.
+func targetForProduct(f Facts) string {
+	p, ok := LookupProduct(f.Product)
+	if !ok || f.TargetVersion == "" || p.ReleaseVersion == "" {
+		return ""
+	}
+	base := strings.TrimSuffix(p.ReleaseVersion, ".0")
+	switch {
+	case !strings.HasPrefix(f.TargetVersion, base+"."):
+		return fmt.Sprintf("got %q, which is no %s version; allowed: %s.N, the Core Components version of the update", f.TargetVersion, p.Name, base)
+	case f.TargetVersion == p.ReleaseVersion:
+		return fmt.Sprintf("got %q, the release version of %s, which every server has; allowed: %s.N with N above 0, the Core Components version of the update", f.TargetVersion, p.Name, base)
+	}
+	return ""
 }
 
 // checkSHA256 accepts 64 hexadecimal digits.

@@ -32,7 +32,7 @@ func TestValidateAcceptsGoodFacts(t *testing.T) {
 		{Product: "sfb2019", Edition: EditionStandard, UpdatePath: "D:\\Mises à jour\\Skype Entreprise\\SkypeServerUpdateInstaller.exe"},
 		{Product: "sfb2015", Edition: EditionStandard, ServerFQDN: "se01.contoso.com",
 			UpdateSHA256: strings.Repeat("aB", 32), TargetVersion: "6.0.9319.619"},
-		{Product: "sfb2015", Edition: EditionStandard, TargetVersion: "0.0.0.0"},
+		{Product: "sfb2015", Edition: EditionStandard, TargetVersion: "6.0.9319.102"},
 	}
 	for _, f := range good {
 		if ps := Validate(f); len(ps) != 0 {
