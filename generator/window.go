@@ -167,6 +167,7 @@ func (d *WindowDoc) Close() error {
 		BackEnds                   []backEnd
 		Standard, All              []WindowRow
 		TotalMinutes               int
+		FrontEndTotal              int
 		// PatchLevelChecks are the products' commands, each once.
 		PatchLevelChecks []string
 	}{Version: d.version, WarnMinutes: warnMinutes, BudgetMinutes: budgetMinutes, FrontEndMinutes: frontEndMinutes,
@@ -197,6 +198,7 @@ func (d *WindowDoc) Close() error {
 			p.Domains[j].Servers = append(p.Domains[j].Servers, m.Fqdn)
 		}
 		view.TotalMinutes += b.FrontEndMinutes
+		view.FrontEndTotal += b.FrontEndMinutes
 		view.BackEnds = append(view.BackEnds, b)
 	}
 	for i := range view.Standard {

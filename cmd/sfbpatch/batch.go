@@ -27,7 +27,7 @@ type batchCmd struct {
 	Topology  string   `xor:"source" help:"A topology (Get-CsTopology -AsXml or .tbxml) instead of an inventory: every server sfbpatch topology lists." placeholder:"FILE"`
 	OutDir    string   `name:"out-dir" required:"" help:"Folder to write the files to: one per server and format, named <server_fqdn>.<format>, plus SHA256SUMS and window.md. It must not exist or be empty, unless --force." placeholder:"DIR"`
 	Format    []string `default:"ps1" sep:"," help:"What to write for each server: one or more of ps1, md, json, separated by commas. Default: ps1." placeholder:"FORMATS"`
-	Force     bool     `help:"Write into a folder that holds files already: the files of this batch replace those of the same names, and no other file is touched."`
+	Force     bool     `help:"Write into a folder that holds files already: the files of this batch replace those of the same names, and no other file is touched (verify then names each other file as no part of the batch)."`
 	// The fleet-wide facts: each row that lacks one takes it.
 	Product       *string `help:"The product of every server whose row or topology names none: lync2013, sfb2015 or sfb2019 (default sfb2015). A row's own value wins, with a note." placeholder:"PRODUCT"`
 	UpdatePath    *string `help:"The installer's path for every server whose row names none (see generate --update-path). A row's own value wins, with a note." placeholder:"PATH"`

@@ -71,7 +71,9 @@ func (g *generateCmd) Run(e env) error {
 	if g.Topology == "" {
 		topology = nil
 	}
-	if err := writeOutput(g.Output, out, e.stdout, g.factsInfo, topology); err != nil {
+	if err := writeOutput(g.Output, out, e.stdout, g.factsInfo, topology); errors.Is(err, errInputAsOutput) {
+		return inputError(fmt.Sprintf("--output %s: %v; nothing was written", g.Output, err))
+	} else if err != nil {
 		return fmt.Errorf("--output %s: %w; nothing was written", g.Output, describeOpenError(err))
 	}
 	for _, w := range plan.Warnings {

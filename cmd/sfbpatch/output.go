@@ -50,7 +50,7 @@ func writeOutput(path string, data []byte, stdout io.Writer, inputs ...os.FileIn
 	}
 	for _, input := range inputs {
 		if info != nil && input != nil && os.SameFile(info, input) {
-			return errors.New("is an input of this command (the facts file or the topology); give another file")
+			return errInputAsOutput
 		}
 	}
 	write := func(w io.Writer) error { _, err := w.Write(data); return err }
@@ -65,6 +65,10 @@ func writeOutput(path string, data []byte, stdout io.Writer, inputs ...os.FileIn
 		return replaceFile(target, info, write)
 	}
 }
+
+// errInputAsOutput is an output that would overwrite an input: bad flags,
+// as batch's inventory among its outputs is.
+var errInputAsOutput = errors.New("is an input of this command (the facts file or the topology); give another file")
 
 // streamName matches the names of a process's open descriptors.
 var streamName = regexp.MustCompile(`^/(?:dev/(?:stdout|stderr|fd/([0-9]+))|proc/self/fd/([0-9]+))$`)
