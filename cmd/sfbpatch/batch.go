@@ -336,7 +336,7 @@ func (b *batchCmd) openOutput() (*batchOutput, error) {
 			return nil, fmt.Errorf("--out-dir %s: %w; nothing was written", b.OutDir, describeOpenError(err))
 		}
 		// MkdirTemp makes the folder for its owner alone; the batch's is as any other.
-		if err := os.Chmod(tmp, 0o755); err != nil {
+		if err := os.Chmod(tmp, 0o777&^umask()); err != nil {
 			os.Remove(tmp)
 			return nil, err
 		}
@@ -389,7 +389,7 @@ func (o *batchOutput) finish(sums, window *bytes.Buffer) error {
 		return err
 	}
 	for f, name := range map[*os.File]string{o.sums: sumsName, o.window: windowName} {
-		if err := f.Chmod(0o644); err != nil {
+		if err := f.Chmod(0o666 &^ umask()); err != nil {
 			return err
 		}
 		if err := f.Close(); err != nil {

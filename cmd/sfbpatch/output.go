@@ -141,7 +141,14 @@ func writeThrough(target string, data []byte) error {
 // replaceFile writes a temporary file beside target with write, then
 // renames it over target. It gets the permissions and owner of like, the
 // file it replaces, or, for a new file, 0644 less the umask.
-func replaceFile(target string, like fs.FileInfo, write func(io.Writer) error) error {
+func replaceFile(target string, like fs.FileInfo, write func(io.Writer) error) (err error) {
+	// An error names the target and its cause, not the temporary file.
+	defer func() {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("writing %s: %w", target, pe.Err)
+		}
+	}()
 	perm := fs.FileMode(0o644)
 	if like != nil {
 		perm = like.Mode().Perm()

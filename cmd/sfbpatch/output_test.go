@@ -29,7 +29,7 @@ func TestOutputKeepsPermissions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for path, want := range map[string]os.FileMode{existing: 0o640, fresh: 0o644 &^ umask(t, dir)} {
+	for path, want := range map[string]os.FileMode{existing: 0o640, fresh: 0o644 &^ probeUmask(t, dir)} {
 		info, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -40,8 +40,8 @@ func TestOutputKeepsPermissions(t *testing.T) {
 	}
 }
 
-// umask reads the process's umask from a file os.OpenFile creates.
-func umask(t *testing.T, dir string) os.FileMode {
+// probeUmask reads the process's umask from a file os.OpenFile creates.
+func probeUmask(t *testing.T, dir string) os.FileMode {
 	probe := filepath.Join(dir, "umask-probe")
 	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY, 0o777)
 	if err != nil {
@@ -72,3 +72,30 @@ func TestFactsFileSizeIsBounded(t *testing.T) {
 type endless struct{}
 
 func (endless) Read(p []byte) (int, error) { return len(p), nil }
+
+// TestBatchHonoursUmask: a batch's folder and lists get the modes a shell
+// would give them, the umask taken off.
+func TestBatchHonoursUmask(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix modes")
+	}
+	dir := t.TempDir()
+	mask := probeUmask(t, dir)
+	inventory := filepath.Join(dir, "servers.csv")
+	if err := os.WriteFile(inventory, []byte("server_fqdn,edition\nse01.contoso.com,standard\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if r := sfbpatch("batch", "--inventory", inventory, "--out-dir", out); r.code != exitOK {
+		t.Fatalf("batch: %+v", r)
+	}
+	for path, want := range map[string]os.FileMode{out: 0o777 &^ mask, filepath.Join(out, "SHA256SUMS"): 0o666 &^ mask, filepath.Join(out, "window.md"): 0o666 &^ mask} {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", filepath.Base(path), got, want)
+		}
+	}
+}

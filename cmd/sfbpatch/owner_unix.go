@@ -20,3 +20,11 @@ func keepOwner(f *os.File, like fs.FileInfo) error {
 	}
 	return nil
 }
+
+// umask is the process's file mode creation mask: what a shell's new file
+// would not get.
+func umask() fs.FileMode {
+	mask := syscall.Umask(0)
+	syscall.Umask(mask)
+	return fs.FileMode(mask)
+}
