@@ -36,6 +36,7 @@ type cli struct {
 	Batch    batchCmd    `cmd:"" help:"Compile every server of an inventory into its files, with SHA256SUMS and one window.md runbook for the whole window."`
 	Verify   verifyCmd   `cmd:"" help:"Check that a script is exactly what sfbpatch generates from the facts in its header, or every file of a folder written by batch."`
 	Version  versionCmd  `cmd:"" help:"Print the version of sfbpatch, the commit it was built from, the Go version and the dependencies."`
+	Help     helpCmd     `cmd:"" help:"Print the help of sfbpatch, or of a command: sfbpatch help batch is sfbpatch batch --help."`
 
 	VersionFlag kong.VersionFlag `name:"version" help:"Print what the version command prints, and exit."`
 }
@@ -170,6 +171,22 @@ func usageExitCode(err error) int {
 // the release command (-ldflags -X), which builds from the source bundle,
 // where git's information is not.
 var releaseCommit string
+
+// helpCmd prints what --help prints, for sfbpatch or one command.
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command whose help to print." placeholder:"COMMAND"`
+}
+
+func (h helpCmd) Run(k *kong.Context) error {
+	ctx, err := kong.Trace(k.Kong, h.Command)
+	if err == nil {
+		err = ctx.Error
+	}
+	if err != nil {
+		return inputError(fmt.Sprintf("help %s: %v", strings.Join(h.Command, " "), err))
+	}
+	return ctx.PrintUsage(false)
+}
 
 type versionCmd struct{}
 
