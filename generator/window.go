@@ -67,9 +67,9 @@ type WindowRow struct {
 	// names them; RunOn is where its script runs.
 	FrontEnds []TopologyMachine
 	RunOn     string
-	// The command lines: in an elevated Windows PowerShell in the
-	// script's folder, unattended, and as a scheduled task.
-	Interactive, Unattended, Schtasks string
+	// Run is the plan's: the command lines, interactive, unattended and as
+	// a scheduled task.
+	Run Run
 	// EstimateMinutes is the assumed duration; BoundMinutes the longest the
 	// script's own bounds allow.
 	EstimateMinutes, BoundMinutes int
@@ -108,7 +108,7 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 			r.RunOn = frontEnds[0].Fqdn
 		}
 	}
-	r.Interactive, r.Unattended, r.Schtasks = p.Run.Interactive, p.Run.Unattended, p.Run.Schtasks
+	r.Run = p.Run
 	return r
 }
 

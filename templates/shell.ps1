@@ -163,7 +163,7 @@ function Get-OpenWriter {
 
 function Get-PhaseArguments {
     # The command line of every start of this script by itself: a child, or the recovery
-    # task. No -EncodedCommand, no code: the file and its parameters.
+    # task: the file and its parameters, no code and no encoded command.
     param([string]$File, [string]$Name, [string]$Folder)
     $arguments = '-NoProfile -NonInteractive -File "' + $File + '" -Phase ' + $Name
     if ($Folder) { $arguments = $arguments + ' -RunFolder "' + $Folder + '"' }

@@ -81,15 +81,9 @@ func (v *verifyCmd) Run(e env) error {
 		fmt.Fprintf(e.stdout, "note: %s\n", visible(note))
 	}
 	fmt.Fprintf(e.stdout, "facts: %s\n", visible(factsLine(res.Header.Facts)))
-	var failures []string
-	if v.Facts != "" {
-		approved, _, err := readFacts(v.Facts, e.stdin)
-		if err != nil {
-			return asUnverifiable(err)
-		}
-		for _, d := range generator.DiffFacts(approved, res.Header.Facts) {
-			failures = append(failures, name+": not generated from the approved facts: "+d)
-		}
+	failures, err := v.approvedDiffs(name, res.Header.Facts, e)
+	if err != nil {
+		return err
 	}
 	if res.Outcome == generator.Changed {
 		fmt.Fprint(e.stdout, res.Diff)
@@ -117,15 +111,9 @@ func (v *verifyCmd) verifyOutput(data []byte, name string, e env) error {
 		return exitError{code: exitUnverifiable, lines: []string{name + ": " + err.Error()}}
 	}
 	fmt.Fprintf(e.stdout, "facts: %s\n", visible(factsLine(facts)))
-	var failures []string
-	if v.Facts != "" {
-		approved, _, err := readFacts(v.Facts, e.stdin)
-		if err != nil {
-			return asUnverifiable(err)
-		}
-		for _, d := range generator.DiffFacts(approved, facts) {
-			failures = append(failures, name+": not generated from the approved facts: "+d)
-		}
+	failures, err := v.approvedDiffs(name, facts, e)
+	if err != nil {
+		return err
 	}
 	if !same {
 		failures = append(failures, fmt.Sprintf("%s: changed: it is not the %s sfbpatch %s generates from the facts it carries", name, map[generator.Format]string{generator.FormatRunbook: "runbook", generator.FormatJSON: "JSON plan"}[format], generator.Version))
@@ -156,6 +144,23 @@ func signedHint(file []byte) string {
 // sumsLine is a line of SHA256SUMS as batch writes it and sha256sum -c
 // reads it: the digest, two spaces, a file name of the folder.
 var sumsLine = regexp.MustCompile(`^([0-9a-f]{64})  ([^/\\]+)$`)
+
+// approvedDiffs names, with --facts, fact by fact, how the facts a file
+// was generated from differ from the approved ones.
+func (v *verifyCmd) approvedDiffs(name string, facts generator.Facts, e env) ([]string, error) {
+	if v.Facts == "" {
+		return nil, nil
+	}
+	approved, _, err := readFacts(v.Facts, e.stdin)
+	if err != nil {
+		return nil, asUnverifiable(err)
+	}
+	var failures []string
+	for _, d := range generator.DiffFacts(approved, facts) {
+		failures = append(failures, name+": not generated from the approved facts: "+d)
+	}
+	return failures, nil
+}
 
 // factsLine is the facts as the script header's sfbpatch-facts line
 // holds them, for the reviewer to compare with the ticket.
