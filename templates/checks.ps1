@@ -60,7 +60,14 @@ function Get-InstallerProblem {
     $actual = Open-Installer
     if ($ExpectedSha256 -and $actual -ne $ExpectedSha256) { return ('The SHA-256 of ' + $UpdatePath + ' is ' + $actual + ', not ' + $ExpectedSha256 + '.') }
     # Windows looks for the installer's DLLs in its folder first: only its .exe is hashed.
-    $writers = @(Get-OpenWriter -Folder ([System.IO.Path]::GetDirectoryName($script:UpdatePath)))
+    # A warning only: a folder whose permissions cannot be read (a share) gives a warning too.
+    $folder = [System.IO.Path]::GetDirectoryName($script:UpdatePath)
+    try {
+        $writers = @(Get-OpenWriter -Folder $folder)
+    } catch {
+        Write-Warning ('Cannot read who may write in the installer''s folder (' + $folder + '): ' + $_.Exception.Message)
+        return
+    }
     if ($writers.Count -gt 0) { Write-Warning ('Others than Administrators and SYSTEM can write in the installer''s folder (' + ($writers -join ', ') + '): a DLL placed there would run with the installer. A folder only administrators can write in is safer.') }
 }
 

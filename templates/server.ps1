@@ -162,14 +162,20 @@ function Get-CoreVersion {
     $best
 }
 
+function Get-UserDatabaseServer {
+    # The SQL Server FQDN of a registrar's UserDatabase, UserDatabase:<FQDN>, with an
+    # instance after a backslash if the store names one.
+    param($Service)
+    $database = Get-Text $Service 'UserDatabase'
+    $database.Substring($database.IndexOf(':') + 1).Split('\')[0]
+}
+
 function Send-PoolDatabaseServer {
     # For -DatabaseOnly: the SQL Server of the user database of this computer's pool.
     try {
         $pool = Get-Text (Get-CsComputer -Identity $HostFqdn) 'Pool'
         foreach ($service in @(Get-CsService -UserServer | Where-Object { (Get-Text $_ 'PoolFqdn') -eq $pool })) {
-            $database = Get-Text $service 'UserDatabase'
-            # UserDatabase:<SQL Server FQDN>, with an instance after a backslash if the store names one.
-            Send-Result 'pool' @{ Pool = $pool; UserDatabaseServer = $database.Substring($database.IndexOf(':') + 1).Split('\')[0] }
+            Send-Result 'pool' @{ Pool = $pool; UserDatabaseServer = (Get-UserDatabaseServer $service) }
         }
     } catch {
         Write-Warning ('Cannot read the pool of ' + $HostFqdn + ': ' + $_.Exception.Message)
@@ -179,7 +185,7 @@ function Send-PoolDatabaseServer {
 function Send-MirrorState {
     # The mirror state of the databases of every pool whose user database is on $SqlServerFqdn.
     try {
-        $pools = @(Get-CsService -UserServer | Where-Object { $d = Get-Text $_ 'UserDatabase'; $d.Substring($d.IndexOf(':') + 1) -eq $SqlServerFqdn } | ForEach-Object { Get-Text $_ 'PoolFqdn' } | Sort-Object -Unique)
+        $pools = @(Get-CsService -UserServer | Where-Object { (Get-UserDatabaseServer $_) -eq $SqlServerFqdn } | ForEach-Object { Get-Text $_ 'PoolFqdn' } | Sort-Object -Unique)
         foreach ($pool in $pools) {
             foreach ($state in @(& $MirrorStateCommand $pool)) {
                 Send-Result 'mirror' @{ Pool = $pool; DatabaseName = (Get-Text $state 'DatabaseName'); StateOnMirror = (Get-Text $state 'StateOnMirror'); StatusOnPrimary = (Get-Text $state 'MirroringStatusOnPrimary') }
