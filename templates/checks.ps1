@@ -62,11 +62,11 @@ function Get-InstallerProblem {
     # Windows looks for the installer's DLLs in its folder first: only its .exe is hashed.
     # A warning only: a folder whose permissions cannot be read (a share) gives a warning too.
     $folder = [System.IO.Path]::GetDirectoryName($script:UpdatePath)
+    $writers = @()
     try {
         $writers = @(Get-OpenWriter -Folder $folder)
     } catch {
         Write-Warning ('Cannot read who may write in the installer''s folder (' + $folder + '): ' + $_.Exception.Message)
-        return
     }
     if ($writers.Count -gt 0) { Write-Warning ('Others than Administrators and SYSTEM can write in the installer''s folder (' + ($writers -join ', ') + '): a DLL placed there would run with the installer. A folder only administrators can write in is safer.') }
 }
