@@ -14,6 +14,9 @@ func BuildPlan(f Facts) (Plan, error) {
 		return Plan{}, ps
 	}
 	f.UpdateSHA256 = strings.ToLower(f.UpdateSHA256)
+	if f.IsFrontEnd() {
+		return frontEndPlanOf(f), nil
+	}
 	return planOf(f), nil
 }
 
@@ -25,6 +28,7 @@ func planOf(f Facts) Plan {
 		Facts:      f,
 		Product:    p,
 		Role:       ed.Role,
+		Procedure:  BackEndProcedure,
 		Enterprise: ed.Enterprise,
 		Installer: Installer{
 			DefaultFileName: p.Installer,
@@ -42,16 +46,7 @@ func planOf(f Facts) Plan {
 	plan.Variables = variables(f)
 	plan.Preflight = preflight(p, ed, f, plan.Database)
 	plan.Steps = steps(p, ed, f)
-	for i := range plan.Steps {
-		s := &plan.Steps[i]
-		s.Number = i + 1
-		s.Label = stepLabel(s.DocStep)
-		s.ManagementShell = s.Shell != ""
-		if s.Commands == nil {
-			// The JSON plan lists no commands as [], never null.
-			s.Commands = []string{}
-		}
-	}
+	numberSteps(plan.Steps)
 	plan.Children = children
 	plan.Window = window(plan.Steps)
 	plan.Recovery = recovery
@@ -60,9 +55,13 @@ func planOf(f Facts) Plan {
 	if ed.Enterprise && f.TargetVersion == "" {
 		plan.Warnings = append(plan.Warnings, NoTargetVersionWarning)
 	}
-	plan.Resume = resumeCases(plan.Steps)
+	plan.Resume = resumeCases(plan.Steps, backEndResume)
 	return plan
 }
+
+// BackEndProcedure is Microsoft's procedure for a Back End or a Standard
+// Edition server.
+const BackEndProcedure = "Microsoft's procedure \"Patch or update a Back End Server or Standard Edition server\""
 
 // factValue is a fact as the fact table shows it: collocated stores only
 // for an Enterprise Edition Back End.
@@ -83,9 +82,11 @@ func factValue(f Facts, key string) string {
 // factTable describes each fact, in the order of Fields, for the script
 // header and the runbook: what was given and what it means on this server.
 func factTable(p Product, ed Edition, f Facts) []FactRow {
-	rows := make([]FactRow, len(Fields))
-	for i, field := range Fields {
-		rows[i] = FactRow{Key: field.Key, Label: field.Label, Value: factValue(f, field.Key), Meaning: field.meaning(p, ed, f)}
+	var rows []FactRow
+	for _, field := range Fields {
+		if field.shownFor(f) {
+			rows = append(rows, FactRow{Key: field.Key, Label: field.Label, Value: factValue(f, field.Key), Meaning: field.meaning(p, ed, f)})
+		}
 	}
 	return rows
 }
@@ -121,7 +122,7 @@ func (d Database) Owns(rowServer, rowDatabase, server string) bool {
 func variables(f Facts) []Variable {
 	var vs []Variable
 	for _, field := range Fields {
-		if field.Variable == "" {
+		if field.Variable == "" || !field.shownFor(f) {
 			continue
 		}
 		value := factValue(f, field.Key)

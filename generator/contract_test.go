@@ -138,12 +138,15 @@ func contractProblems(s *pscheck.Script, plan generator.Plan) []string {
 			fail("%s: runs in the child %q, which the plan does not start", use, st.Shell)
 		}
 		for _, c := range st.Commands {
-			if name := strings.Fields(c)[0]; strings.HasPrefix(name, "Invoke-") {
+			// Invoke-Cs... are the product's cmdlets; the other Invoke- are the engine's.
+			if name := strings.Fields(c)[0]; strings.HasPrefix(name, "Invoke-") && !strings.HasPrefix(name, "Invoke-Cs") {
 				function(use+" command", name)
 			}
 		}
 	}
-	variable("database server", plan.Database.Server)
+	if plan.Database.Server != "" {
+		variable("database server", plan.Database.Server)
+	}
 	for _, v := range plan.Variables {
 		variable("fact variable", v.Name)
 	}
@@ -153,6 +156,14 @@ func contractProblems(s *pscheck.Script, plan generator.Plan) []string {
 		}
 	}
 	function("child launcher", generator.ChildLauncher)
+	// Every child the script starts passes its own -Phase validation.
+	for _, p := range plan.Parameters {
+		for _, phase := range phases {
+			if p.Name == "Phase" && !slices.Contains(p.Choices, phase) {
+				fail("child %s: -Phase does not accept it", phase)
+			}
+		}
+	}
 
 	// The other way: what the engine names exists in the plan.
 	for _, st := range plan.Steps {

@@ -24,6 +24,13 @@ type Facts struct {
 	Product string `json:"product"`
 	// Edition is standard or enterprise.
 	Edition string `json:"edition"`
+	// Role is backend (the default: a Standard Edition server or an
+	// Enterprise Edition Back End) or frontend (a Front End Server of an
+	// Enterprise Edition pool).
+	Role string `json:"role,omitempty"`
+	// PoolFQDN is the Front End pool of a Front End Server (role frontend
+	// only).
+	PoolFQDN string `json:"pool_fqdn,omitempty"`
 	// SQLServerFQDN is the Back End SQL Server (Enterprise Edition only).
 	SQLServerFQDN string `json:"sql_server_fqdn,omitempty"`
 	// CollocatedStores is true when Archiving or Monitoring databases live
@@ -47,6 +54,15 @@ const (
 	EditionEnterprise = "enterprise"
 )
 
+// Role values. An empty role is RoleBackEnd.
+const (
+	RoleBackEnd  = "backend"
+	RoleFrontEnd = "frontend"
+)
+
+// IsFrontEnd tells whether the facts are a Front End Server's.
+func (f Facts) IsFrontEnd() bool { return f.Role == RoleFrontEnd }
+
 // DefaultProduct is used when neither a flag nor a facts file names one.
 const DefaultProduct = "sfb2015"
 
@@ -65,6 +81,11 @@ type Field struct {
 	Variable            string
 	VariableHelp        string
 	text                func(*Facts) *string
+	// frontEndOnly is true for the facts of a Front End Server alone: a
+	// Back End's script header and runbook show them only when given.
+	frontEndOnly bool
+	// backEndOnly is true for the facts of a Back End alone.
+	backEndOnly bool
 	// validate returns what is wrong with the fact, given the others, or
 	// "" when nothing is.
 	validate func(Facts) string
@@ -106,8 +127,50 @@ var Fields = []Field{
 			}
 			return ""
 		},
-		meaning: func(_ Product, ed Edition, _ Facts) string { return ed.RoleSentence }},
-	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN", Kind: KindFQDN,
+		meaning: func(_ Product, ed Edition, f Facts) string {
+			if f.IsFrontEnd() {
+				return "An Enterprise Edition pool."
+			}
+			return ed.RoleSentence
+		}},
+	{Key: "role", Flag: "--role", Label: "Role", Kind: KindChoice, frontEndOnly: true,
+		FlagHelp: "Server role: backend (a Standard Edition server or an Enterprise Edition Back End) or frontend (a Front End Server of an Enterprise Edition pool, with --pool-fqdn). Default: backend.",
+		text:     func(f *Facts) *string { return &f.Role },
+		validate: func(f Facts) string {
+			switch {
+			case f.Role != "" && f.Role != RoleBackEnd && f.Role != RoleFrontEnd:
+				return fmt.Sprintf("%s; allowed: %s, %s", describe(f.Role), RoleBackEnd, RoleFrontEnd)
+			case f.IsFrontEnd() && f.Edition == EditionStandard:
+				return "frontend is not allowed with edition standard (a Standard Edition server is patched whole, with role backend); a Front End pool is Enterprise Edition"
+			}
+			return ""
+		},
+		meaning: func(_ Product, _ Edition, f Facts) string {
+			if f.IsFrontEnd() {
+				return "A Front End Server of the pool: it is failed over or stopped by its pool's procedure, updated, and put back in service; it updates no database."
+			}
+			return "Not given: a Standard Edition server or an Enterprise Edition Back End."
+		}},
+	{Key: "pool_fqdn", Flag: "--pool-fqdn", Label: "Pool FQDN", Kind: KindFQDN, frontEndOnly: true,
+		FlagHelp:     "FQDN of the Front End pool of the server (role frontend only).",
+		Variable:     "PoolFqdn",
+		VariableHelp: "The Front End pool of this server (--pool-fqdn), whose gates the script reads.",
+		text:         func(f *Facts) *string { return &f.PoolFQDN },
+		validate: func(f Facts) string {
+			switch {
+			case f.IsFrontEnd() && f.PoolFQDN == "":
+				return "required with role frontend (the Front End pool, e.g. pool01.contoso.com)"
+			case !f.IsFrontEnd() && f.PoolFQDN != "":
+				return "allowed with role frontend only (a Back End's script finds its pools itself)"
+			case f.PoolFQDN != "":
+				return checkFQDN(f.PoolFQDN)
+			}
+			return ""
+		},
+		meaning: func(_ Product, _ Edition, _ Facts) string {
+			return "The pool whose gates the script reads before it changes anything, and again before it ends."
+		}},
+	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN", Kind: KindFQDN, backEndOnly: true,
 		FlagHelp:     "FQDN of the Back End SQL Server. Required with enterprise; an error with standard.",
 		Variable:     "SqlServerFqdn",
 		VariableHelp: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server.",
@@ -116,6 +179,10 @@ var Fields = []Field{
 			ed, ok := LookupEdition(f.Edition)
 			switch {
 			case !ok:
+				return ""
+			case f.IsFrontEnd() && f.SQLServerFQDN != "":
+				return "not allowed with role frontend (a Front End Server updates no database: its Back End's script does, with -DatabaseOnly)"
+			case f.IsFrontEnd():
 				return ""
 			case !ed.Enterprise && f.SQLServerFQDN != "":
 				return fmt.Sprintf("not allowed with edition %s (a %s updates its local databases)", ed.Key, ed.Role)
@@ -132,11 +199,14 @@ var Fields = []Field{
 			}
 			return "Not used: a Standard Edition server updates its local databases."
 		}},
-	{Key: "collocated_stores", Flag: "--collocated-stores", Label: "Collocated stores", Kind: KindBool,
+	{Key: "collocated_stores", Flag: "--collocated-stores", Label: "Collocated stores", Kind: KindBool, backEndOnly: true,
 		FlagHelp: "The Archiving or Monitoring databases are on the same SQL Server as the Back End (enterprise only).",
 		validate: func(f Facts) string {
 			if ed, ok := LookupEdition(f.Edition); ok && !ed.Enterprise && f.CollocatedStores {
 				return fmt.Sprintf("not allowed with edition %s (it applies to an Enterprise Edition Back End only)", ed.Key)
+			}
+			if f.IsFrontEnd() && f.CollocatedStores {
+				return "not allowed with role frontend (it applies to an Enterprise Edition Back End only)"
 			}
 			return ""
 		},
@@ -197,6 +267,16 @@ func ifGiven(value func(Facts) string, check func(string) string) func(Facts) st
 		}
 		return ""
 	}
+}
+
+// shownFor tells whether a fact belongs in the header, the runbook and the
+// variables of the script of f: a Back End's shows no Front End fact it
+// was not given, a Front End Server's no Back End fact.
+func (field Field) shownFor(f Facts) bool {
+	if f.IsFrontEnd() {
+		return !field.backEndOnly
+	}
+	return !field.frontEndOnly || *field.text(&f) != ""
 }
 
 // utf8BOM starts a UTF-8 file that Notepad saved.

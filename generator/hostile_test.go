@@ -39,6 +39,7 @@ var hostileBase = map[string]map[string]any{
 	"product":         {"edition": "standard"},
 	"edition":         {"product": "sfb2015"},
 	"sql_server_fqdn": {"product": "sfb2015", "edition": "enterprise"},
+	"pool_fqdn":       {"product": "sfb2019", "edition": "enterprise", "role": "frontend"},
 	"update_path":     {"product": "sfb2019", "edition": "standard"},
 	"server_fqdn":     {"product": "sfb2015", "edition": "standard"},
 	"update_sha256":   {"product": "sfb2015", "edition": "standard"},
@@ -66,6 +67,7 @@ var factVariables = func() map[string]string {
 // placeholder, whose expression is a [char] chain too.
 var placeholders = map[string]string{
 	"sql_server_fqdn": "placeholder-sql.example.com",
+	"pool_fqdn":       "placeholder-pool.example.com",
 	"update_path":     `D:\Placeholder\Installer.exe`,
 	"server_fqdn":     "placeholder-host.example.com",
 	"update_sha256":   strings.Repeat("0123456789abcdef", 4),

@@ -91,11 +91,29 @@ func manifestOf(p Plan) []ManifestEntry {
 		}
 		add(ModeWhole, ManifestEntry{What: s.Label + ": " + s.Title + ", in " + where + ", when the step runs.", Command: command, Covers: commandNames(s.Commands)})
 	}
-	add(ModeWhole, busy,
-		ManifestEntry{What: "The installer's success, by its SHA-256: a later run resumes after it.", Command: records + `\InstalledUpdates: <SHA-256>`, Covers: []string{"New-Item", "New-ItemProperty"}},
-		databaseRecord, report,
+	installed := ManifestEntry{What: "The installer's success, by its SHA-256: a later run resumes after it.", Command: records + `\InstalledUpdates: <SHA-256>`, Covers: []string{"New-Item", "New-ItemProperty"}}
+	if p.FrontEnd {
+		add(ModeWhole, busy, installed)
+	} else {
+		add(ModeWhole, busy, installed, databaseRecord, report)
+	}
+	add(ModeWhole,
 		ManifestEntry{What: "When the run ends: the recovery task and its copy removed.", Command: `schtasks.exe /Delete /TN ` + p.Recovery.TaskName + ` /F`, Covers: []string{"schtasks", "Remove-Item"}})
 
+	if p.FrontEnd {
+		back := p.Steps[len(p.Steps)-1]
+		add(ModeFailure,
+			ManifestEntry{What: "Unless -LeaveServicesStopped: the server put back in service by its last step, in the -Phase " + back.Shell + " Windows PowerShell (a process started).",
+				Command: resolved(p, strings.Join(back.Commands, "; ")), Covers: append(commandNames(back.Commands), "Start")},
+			ManifestEntry{What: "Once it is back: the run state removed (the next run records afresh). With --target-version not reached after the installer: its success record removed.",
+				Command: records + `\RunState; ` + records + `\InstalledUpdates: <SHA-256>`, Covers: []string{"Remove-Item", "Remove-ItemProperty"}})
+		add(ModeRecovery,
+			ManifestEntry{What: "Once no run holds the mutex and nothing the run started still runs: the module imported and the server put back in service by the last step, as SYSTEM; the run state removed.",
+				Command: resolved(p, strings.Join(back.Commands, "; ")), Covers: append(commandNames(back.Commands), "Remove-Item")},
+			recoveryEvent(p), recoveryRemoved(p))
+		add(ModeWhatIf, whatIf)
+		return entries
+	}
 	add(ModeFailure,
 		ManifestEntry{What: "Unless -LeaveServicesStopped: every service that ran before the first stop, W3SVC included, started again through the Service Control Manager (each waited for, 10 minutes at most).",
 			Command: "[System.ServiceProcess.ServiceController].Start() of each recorded service", Covers: []string{"Start"}},
@@ -105,14 +123,25 @@ func manifestOf(p Plan) []ManifestEntry {
 	add(ModeRecovery,
 		ManifestEntry{What: "Once no run holds the mutex and nothing the run started still runs: every recorded service started again through the Service Control Manager, and the run state removed.",
 			Command: "[System.ServiceProcess.ServiceController].Start() of each service in " + records + `\RunState`, Covers: []string{"Start", "Remove-Item"}},
-		ManifestEntry{What: "An event in the Application log (source sfbpatch, created on first use); the mutex's holder while it acts.",
-			Command: `[System.Diagnostics.EventLog]::WriteEntry('sfbpatch', ..., ` + "<Warning or Error>, " + strconv.Itoa(p.Recovery.EventID) + `)`, Covers: []string{"CreateEventSource", "WriteEntry", "New-ItemProperty", "Remove-ItemProperty"}},
-		ManifestEntry{What: "The task and its copy removed.", Command: `schtasks.exe /Delete /TN ` + p.Recovery.TaskName + ` /F`, Covers: []string{"schtasks", "Remove-Item"}})
+		recoveryEvent(p), recoveryRemoved(p))
 
-	add(ModeWhatIf,
-		ManifestEntry{What: "The run folder for the read child (created and removed), and a holder of the mutex an earlier run left removed; nothing else: no service, no record, no task.",
-			Command: runFolder, Covers: []string{"CreateDirectory", "Export-Clixml", "Remove-Item", "Remove-ItemProperty"}})
+	add(ModeWhatIf, whatIf)
 	return entries
+}
+
+// whatIf is all a -WhatIf run changes.
+var whatIf = ManifestEntry{What: "The run folder for the read child (created and removed), and a holder of the mutex an earlier run left removed; nothing else: no service, no record, no task.",
+	Command: runFolder, Covers: []string{"CreateDirectory", "Export-Clixml", "Remove-Item", "Remove-ItemProperty"}}
+
+// recoveryEvent is the event the recovery task writes.
+func recoveryEvent(p Plan) ManifestEntry {
+	return ManifestEntry{What: "An event in the Application log (source sfbpatch, created on first use); the mutex's holder while it acts.",
+		Command: `[System.Diagnostics.EventLog]::WriteEntry('sfbpatch', ..., ` + "<Warning or Error>, " + strconv.Itoa(p.Recovery.EventID) + `)`, Covers: []string{"CreateEventSource", "WriteEntry", "New-ItemProperty", "Remove-ItemProperty"}}
+}
+
+// recoveryRemoved is the recovery task's last change.
+func recoveryRemoved(p Plan) ManifestEntry {
+	return ManifestEntry{What: "The task and its copy removed.", Command: `schtasks.exe /Delete /TN ` + p.Recovery.TaskName + ` /F`, Covers: []string{"schtasks", "Remove-Item"}}
 }
 
 // resolved is a command with the script's variables as it computes them.
@@ -121,7 +150,7 @@ func resolved(p Plan, command string) string {
 	if server == "" {
 		server = "<this computer's FQDN>"
 	}
-	return strings.NewReplacer("$SqlServerFqdn", server, "$DatabaseReport", defaultLogDirectory+`\Install-CsDatabase-<COMPUTERNAME>-<yyyyMMdd-HHmmss>.html`,
+	return strings.NewReplacer("$SqlServerFqdn", server, "$HostFqdn", "<this computer's FQDN>", "$DatabaseReport", defaultLogDirectory+`\Install-CsDatabase-<COMPUTERNAME>-<yyyyMMdd-HHmmss>.html`,
 		"$RunningBefore", "<the services running before the first stop>").Replace(command)
 }
 

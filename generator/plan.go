@@ -11,6 +11,11 @@ type Plan struct {
 	// Enterprise is true for an Enterprise Edition Back End, which names
 	// its SQL Server.
 	Enterprise bool `json:"enterprise"`
+	// FrontEnd is true for a Front End Server of an Enterprise Edition
+	// pool, patched by its pool's procedure.
+	FrontEnd bool `json:"front_end"`
+	// Procedure names Microsoft's procedure the script carries out.
+	Procedure string `json:"procedure"`
 	// Role names the server being patched, e.g. "Standard Edition server".
 	Role string `json:"role"`
 	// Installer is how the update installer is found and run.

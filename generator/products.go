@@ -35,6 +35,13 @@ type Product struct {
 	// by Microsoft's Front End procedure (DOMAIN.md section 11), which
 	// sfbpatch does not generate.
 	FrontEndProcedure string `json:"front_end_procedure"`
+	// FailOver is true for the products whose Front End procedure fails
+	// the server over and back (Skype for Business Server); Lync Server
+	// 2013's stops its services gracefully, by upgrade domain.
+	FailOver bool `json:"fail_over"`
+	// ReadinessCommand reads a pool's upgrade state on one of its Front
+	// End Servers (DOMAIN.md section 11; its reference pages).
+	ReadinessCommand string `json:"readiness_command"`
 	// PatchLevelCheck reads the installed update level on a server,
 	// read-only.
 	PatchLevelCheck string `json:"patch_level_check"`
@@ -59,6 +66,7 @@ var products = map[string]Product{
 		CoreComponents:    "Microsoft Lync Server 2013, Core Components",
 		SupportsMirroring: true,
 		ReleaseVersion:    "5.0.8308.0",
+		ReadinessCommand:  "Get-CsPoolUpgradeReadinessState",
 		FrontEndProcedure: "by upgrade domain: Get-CsPoolUpgradeReadinessState until the pool is Ready, then the servers of one upgrade domain (Stop-CsWindowsService -Graceful, the update, the restart), the next domain once the pool is Ready again",
 		PatchLevelCheck:   `Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' | Where-Object { $_.DisplayName -like '*Core Components*' } | Select-Object DisplayName, DisplayVersion`,
 	},
@@ -73,6 +81,8 @@ var products = map[string]Product{
 		HasPatchVersionCmdlet: true,
 		SupportsMirroring:     true,
 		ReleaseVersion:        "6.0.9319.0",
+		FailOver:              true,
+		ReadinessCommand:      "Get-CsPoolUpgradeReadinessState",
 		FrontEndProcedure:     sfbFrontEndProcedure,
 		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},
@@ -86,6 +96,8 @@ var products = map[string]Product{
 		CoreComponents:        "Skype for Business Server 2019, Core Components",
 		HasPatchVersionCmdlet: true,
 		ReleaseVersion:        "7.0.2046.0",
+		FailOver:              true,
+		ReadinessCommand:      "Get-CsUpgradeDomainInfo",
 		FrontEndProcedure:     sfbFrontEndProcedure,
 		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},

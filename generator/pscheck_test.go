@@ -331,6 +331,23 @@ type docCommand struct {
 // decides, not its first non-fatal error. The product's cmdlets never
 // prompt: the child is not interactive.
 func procedure(f generator.Facts, p generator.Product) []docCommand {
+	installer := []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}
+	if f.IsFrontEnd() && p.FailOver {
+		// Skype for Business Server's Front End procedure: never -Force on the failover.
+		return []docCommand{
+			{2, "Invoke-CsComputerFailOver", []string{"-ComputerName", "$HostFqdn", "-Confirm:$false"}, "failover"},
+			{3, "Invoke-UpdateInstaller", installer, ""},
+			{4, "Invoke-CsComputerFailBack", []string{"-ComputerName", "$HostFqdn", "-Confirm:$false"}, "failback"},
+		}
+	}
+	if f.IsFrontEnd() {
+		// Lync Server 2013's, by upgrade domain: its step 2 stops, updates and restarts.
+		return []docCommand{
+			{2, "Stop-CsWindowsService", []string{"-Graceful", "-Confirm:$false"}, "stop"},
+			{2, "Invoke-UpdateInstaller", installer, ""},
+			{2, "net", []string{"start", "w3svc"}, "start"},
+		}
+	}
 	step11 := []string{"-Update", "-LocalDatabases"}
 	if f.Edition == generator.EditionEnterprise {
 		step11 = []string{"-Update", "-ConfiguredDatabases", "-SqlServerFqdn", "$SqlServerFqdn"}
@@ -342,7 +359,7 @@ func procedure(f generator.Facts, p generator.Product) []docCommand {
 	return []docCommand{
 		{4, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "stop"},
 		{5, "net", []string{"stop", "w3svc"}, ""},
-		{7, "Invoke-UpdateInstaller", []string{"-LiteralPath", "$UpdatePath", "-ArgumentList", generator.PSQuote(p.SilentSwitch)}, ""},
+		{7, "Invoke-UpdateInstaller", installer, ""},
 		{9, "Stop-CsWindowsService", []string{"-Confirm:$false"}, "update"},
 		{10, "net", []string{"start", "w3svc"}, "update"},
 		{11, "Install-CsDatabase", step11, "update"},
@@ -350,7 +367,7 @@ func procedure(f generator.Facts, p generator.Product) []docCommand {
 }
 
 func isDocCommand(name string) bool {
-	for _, doc := range []string{"Stop-CsWindowsService", "net", "Invoke-UpdateInstaller", "Install-CsDatabase"} {
+	for _, doc := range []string{"Stop-CsWindowsService", "net", "Invoke-UpdateInstaller", "Install-CsDatabase", "Invoke-CsComputerFailOver", "Invoke-CsComputerFailBack"} {
 		if strings.EqualFold(name, doc) {
 			return true
 		}

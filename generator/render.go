@@ -99,7 +99,7 @@ func RenderScript(p Plan, opts Options) ([]byte, error) {
 	if err := tmpl.ExecuteTemplate(&buf, "script.ps1.tmpl", newScriptView(p)); err != nil {
 		return nil, fmt.Errorf("render script: %w", err)
 	}
-	body := append(crlf(buf.Bytes()), engine...)
+	body := append(crlf(buf.Bytes()), engineOf(p.Facts)...)
 	header, err := renderHeader(p, version, body)
 	if err != nil {
 		return nil, err
@@ -113,24 +113,37 @@ func RenderScript(p Plan, opts Options) ([]byte, error) {
 	return out, nil
 }
 
-// engine is the static part of every script, CRLF: the files of
-// templates.EngineFiles, in order, byte for byte.
-var engine = func() []byte {
-	var b []byte
-	for _, name := range templates.EngineFiles {
-		text, err := templates.FS.ReadFile(name)
-		if err != nil {
-			panic(err)
+// engines are the static part of every script, by role, CRLF: the files
+// of templates.EngineFiles, in order, byte for byte.
+var engines = func() map[string][]byte {
+	m := map[string][]byte{}
+	for role, names := range templates.EngineFiles {
+		var b []byte
+		for _, name := range names {
+			text, err := templates.FS.ReadFile(name)
+			if err != nil {
+				panic(err)
+			}
+			b = append(b, text...)
 		}
-		b = append(b, text...)
+		m[role] = crlf(b)
 	}
-	return crlf(b)
+	return m
 }()
 
-// EngineSHA256 is the SHA-256 (hex) of the engine as every script of this
-// version holds it: a reviewer reads it once per version.
-func EngineSHA256() string {
-	sum := sha256.Sum256(engine)
+// engineOf is the engine of the script of f.
+func engineOf(f Facts) []byte {
+	if f.IsFrontEnd() {
+		return engines[RoleFrontEnd]
+	}
+	return engines[RoleBackEnd]
+}
+
+// EngineSHA256 is the SHA-256 (hex) of the engine of the script of f as
+// every script of this version and role holds it: a reviewer reads it
+// once per version and role.
+func EngineSHA256(f Facts) string {
+	sum := sha256.Sum256(engineOf(f))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -145,6 +158,9 @@ type scriptView struct {
 	// DatabaseServerIsFact is true when the SQL Server of step 11 is a
 	// fact variable; otherwise the engine takes this computer's FQDN.
 	DatabaseServerIsFact bool
+	// NextServerAdvice is what a Front End script says at its end about
+	// the next server of the pool.
+	NextServerAdvice string
 	// ResumeStates are the states a step's NotNeededWhen names, each
 	// once, in plan order, with the reason the step is not needed.
 	ResumeStates []resumeState
@@ -180,7 +196,7 @@ const LanguageRemedy = "Under AppLocker or WDAC script enforcement, only script 
 	"Sign this file (Set-AuthenticodeSignature) with a certificate the policy trusts, or allow it by publisher or by hash, then run it again. Nothing was changed."
 
 func newScriptView(p Plan) scriptView {
-	v := scriptView{Plan: p, UnattendedCommandLine: UnattendedCommandLine, RunSet: ParameterSetRun, LanguageRemedy: LanguageRemedy,
+	v := scriptView{Plan: p, UnattendedCommandLine: UnattendedCommandLine, RunSet: ParameterSetRun, LanguageRemedy: LanguageRemedy, NextServerAdvice: NextServerAdvice(p.Product),
 		DatabaseServerIsFact: slices.ContainsFunc(p.Variables, func(v Variable) bool { return v.Name == p.Database.Server })}
 	for _, s := range p.Steps {
 		sv := stepView{Step: s}

@@ -17,11 +17,17 @@ func TestResumeNeverRepeatsAnOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(plan.Resume) != 6 {
-			t.Fatalf("%s: %d resume cases, want the 6 outcomes", name, len(plan.Resume))
+		// A Front End Server's documented work is the installer alone.
+		outcomes := 6
+		if plan.FrontEnd {
+			outcomes = 4
 		}
+		if len(plan.Resume) != outcomes {
+			t.Fatalf("%s: %d resume cases, want the %d outcomes", name, len(plan.Resume), outcomes)
+		}
+		back := plan.Steps[slices.IndexFunc(plan.Steps, func(s Step) bool { return s.EndsDowntime })].ID
 		for _, c := range plan.Resume {
-			documentedWorkLeft := !c.InstallerDone || !c.DatabasesDone
+			documentedWorkLeft := !c.InstallerDone || (!plan.FrontEnd && !c.DatabasesDone)
 			if c.StopsServices != documentedWorkLeft {
 				t.Errorf("%s: %+v: stops the services %v, want %v (only while documented work is unfinished)", name, c, c.StopsServices, documentedWorkLeft)
 			}
@@ -31,10 +37,10 @@ func TestResumeNeverRepeatsAnOutage(t *testing.T) {
 			if c.InstallerDone && c.DatabasesDone && slices.Contains(c.Runs, "update-databases") {
 				t.Errorf("%s: %+v: runs Install-CsDatabase again after its recorded success", name, c)
 			}
-			if c.InstallerDone && c.DatabasesDone && c.ServicesBack && len(c.Runs) != 0 {
+			if !documentedWorkLeft && c.ServicesBack && len(c.Runs) != 0 {
 				t.Errorf("%s: %+v: a finished server runs %v", name, c, c.Runs)
 			}
-			if !c.ServicesBack && !slices.Contains(c.Runs, "start-services") {
+			if !c.ServicesBack && !slices.Contains(c.Runs, back) {
 				t.Errorf("%s: %+v: services left down by an earlier run are not started", name, c)
 			}
 			if c.Why == "" {
@@ -57,6 +63,18 @@ func TestDatabaseOnlyNeedsItsPool(t *testing.T) {
 		ids := map[string]Check{}
 		for _, c := range plan.Preflight {
 			ids[c.ID] = c
+		}
+		if plan.FrontEnd {
+			// A Front End Server's script has no database step; it reads its pool's gates.
+			for _, id := range []string{"pool-member", "pool-fabric", "pool-ready"} {
+				if c, ok := ids[id]; !ok || c.OnlyDatabaseOnly || !c.ReadsServer {
+					t.Errorf("%s: no gate %s before anything changes: %+v", name, id, c)
+				}
+			}
+			if plan.Run.DatabaseOnly {
+				t.Errorf("%s: a Front End Server's plan runs -DatabaseOnly", name)
+			}
+			continue
 		}
 		if !plan.Enterprise {
 			if _, ok := ids["pool-member"]; ok || plan.Run.DatabaseOnly {

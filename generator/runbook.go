@@ -67,6 +67,9 @@ type runbookView struct {
 	// EngineSHA256 is the SHA-256 (hex) of the engine, the static part
 	// that ends every script of this version.
 	EngineSHA256 string
+	// NextServerAdvice says when the next server of a Front End Server's
+	// pool may go down.
+	NextServerAdvice string
 	// FactsURL carries the facts for sfbpatch verify, in a Markdown link
 	// reference definition, which renders as nothing: a data URL of their
 	// JSON, percent-encoded (no space, no angle bracket, no parenthesis).
@@ -95,7 +98,7 @@ func RenderRunbook(p Plan, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]), EngineSHA256: EngineSHA256(),
+	view := runbookView{Plan: p, Version: version, ScriptSHA256: hex.EncodeToString(sum[:]), EngineSHA256: EngineSHA256(p.Facts), NextServerAdvice: NextServerAdvice(p.Product),
 		FactsURL:          FactsURLPrefix + url.PathEscape(string(facts)),
 		WindowChildShells: p.WindowCount(KindChildShell),
 		WindowPrompts:     p.WindowCount(KindPrompt)}

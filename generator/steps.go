@@ -7,7 +7,9 @@ import "fmt"
 // machine, then the 'read' child (the module check), then those that use
 // what it read. The PowerShell functions they call are defined once in the
 // script template.
-func preflight(p Product, ed Edition, f Facts, db Database) []Check {
+// commonChecks are the first checks of every script: the session, the
+// account, the log folder and the installer.
+func commonChecks(p Product, f Facts) []Check {
 	checks := []Check{
 		{ID: "elevated", DocStep: 1, DatabaseOnly: true,
 			Title:  "The session runs elevated (as Administrator).",
@@ -38,29 +40,15 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 		installer.Title = "The update installer exists at -UpdatePath and its SHA-256 matches $ExpectedSha256; it is held open (others may only read it) until it has run."
 		installer.Remedy = "Download the update again from Microsoft and compare its SHA-256; a different file is never run."
 	}
-	checks = append(checks,
-		installer,
-		Check{ID: "w3svc-dependents",
-			Title:  "No service that depends on the World Wide Web service (W3SVC) is running: net stop w3svc would ask whether to stop it too.",
-			Test:   "Get-W3svcDependentProblem",
-			Remedy: "Stop the services listed (they are not part of the procedure), or start the script when they are stopped."},
-		Check{ID: "pending-reboot", Override: "IgnorePendingReboot",
-			Title:  "Windows has no reboot pending.",
-			Test:   "Get-PendingRebootProblem",
-			Remedy: "Reboot the server first and run the script again; -IgnorePendingReboot runs anyway."},
-		Check{ID: "own-process", DocStep: 6, DatabaseOnly: true,
-			Title:  "This Windows PowerShell has not loaded the Management Shell's assemblies (it was not started as a Management Shell); no switch overrides this check.",
-			Test:   "Get-OwnProcessProblem",
-			Remedy: "Run the script from a new, plain Windows PowerShell."},
-		Check{ID: "installer-idle", DocStep: 7,
-			Title:  "Windows Installer is not busy with another installation (its _MSIExecute mutex is free): the update installer would fail with 1618.",
-			Test:   "Get-InstallerBusyProblem",
-			Remedy: "Wait for the other installation (Windows Update, SCCM) to end, then run the script again."},
-		Check{ID: "no-open-shell", DocStep: 6, Override: "Force",
-			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window, or a remote session) holds the module's assemblies.", p.ShellName),
-			Test:   "Get-OpenShellProblem",
-			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
-	)
+	return append(checks, installer)
+}
+
+func preflight(p Product, ed Edition, f Facts, db Database) []Check {
+	checks := append(commonChecks(p, f), Check{ID: "w3svc-dependents",
+		Title:  "No service that depends on the World Wide Web service (W3SVC) is running: net stop w3svc would ask whether to stop it too.",
+		Test:   "Get-W3svcDependentProblem",
+		Remedy: "Stop the services listed (they are not part of the procedure), or start the script when they are stopped."})
+	checks = append(checks, machineChecks(p)...)
 	if ed.Enterprise {
 		checks = append(checks, Check{ID: "sql-resolves", DatabaseOnly: true,
 			Title:  "The SQL Server FQDN resolves in DNS.",
@@ -123,6 +111,29 @@ func preflight(p Product, ed Edition, f Facts, db Database) []Check {
 				"A mirror state that cannot be read: check Get-CsDatabaseMirrorState -PoolFqdn <pool> by hand, then -Force runs anyway."})
 }
 
+// machineChecks are the checks of this machine before the installer runs:
+// a pending reboot, the Management Shell's assemblies, Windows Installer.
+func machineChecks(p Product) []Check {
+	return []Check{
+		{ID: "pending-reboot", Override: "IgnorePendingReboot",
+			Title:  "Windows has no reboot pending.",
+			Test:   "Get-PendingRebootProblem",
+			Remedy: "Reboot the server first and run the script again; -IgnorePendingReboot runs anyway."},
+		{ID: "own-process", DocStep: 6, DatabaseOnly: true,
+			Title:  "This Windows PowerShell has not loaded the Management Shell's assemblies (it was not started as a Management Shell); no switch overrides this check.",
+			Test:   "Get-OwnProcessProblem",
+			Remedy: "Run the script from a new, plain Windows PowerShell."},
+		{ID: "installer-idle", DocStep: 7,
+			Title:  "Windows Installer is not busy with another installation (its _MSIExecute mutex is free): the update installer would fail with 1618.",
+			Test:   "Get-InstallerBusyProblem",
+			Remedy: "Wait for the other installation (Windows Update, SCCM) to end, then run the script again."},
+		{ID: "no-open-shell", DocStep: 6, Override: "Force",
+			Title:  fmt.Sprintf("No other Windows PowerShell process (a %s window, or a remote session) holds the module's assemblies.", p.ShellName),
+			Test:   "Get-OpenShellProblem",
+			Remedy: "Close every Management Shell window and every process listed (doc step 6); -Force runs anyway."},
+	}
+}
+
 // Probe expressions. Those of steps in a child are functions of the child
 // program; the others are functions of the script.
 var (
@@ -178,17 +189,6 @@ var children = []Child{
 func steps(p Product, ed Edition, f Facts) []Step {
 	step11 := ed.step11(f)
 	db := step11.Database
-	updateTest := Probe{
-		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Running it again is harmless: it installs only the updates not yet applied.`,
-		Expression:  "Test-InstallRecord",
-	}
-	updateVerify := Probe{
-		Description: `The installer exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot), within -InstallerTimeoutMinutes: its success is recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Windows Installer's 1618 (another installation runs) is a failure; the installer is not started while its _MSIExecute mutex is held. The Core Components version before and after is compared as a cross-check (a warning when it did not rise).`,
-		Expression:  "Test-InstallResult",
-	}
-	if f.TargetVersion != "" {
-		updateVerify.Description += fmt.Sprintf(" After the services are back, the %s version must be at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys); if not, the step fails and its record is removed.", p.CoreComponents)
-	}
 	databaseUpdate := Probe{
 		Description: `Install-CsDatabase reported no error record (one fails the step at once, in the window). Without a warning either, its success is recorded first under HKLM:\SOFTWARE\sfbpatch\UpdatedDatabases (the SQL Server and this machine's Core Components version), and a later run does not stop the services again for it. ` +
 			"Then " + db.TestCommand + " is read: a row that step 11 updates (" + db.Scope + ") that it does not report current (Succeed True, and InstalledVersion blank, as in Microsoft's sample, or equal to ExpectedVersion), or a reading that fails, is a warning and exit code 8. " +
@@ -222,15 +222,7 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Verify:    noOpenShell,
 			OnFailure: "Close the processes listed (or run with -Force), then run the script again.",
 			Evidence:  "No PowerShell process holds the module's assemblies; a later run takes the installer's record instead."},
-		{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Stage: StageDowntime,
-			Title:     "Install the update",
-			Why:       "The cumulative update installer applies every update that applies to this server, one package per component. Its success record, by SHA-256, is the only evidence a later run takes that this step is done.",
-			Test:      updateTest,
-			Commands:  []string{fmt.Sprintf("Invoke-UpdateInstaller -LiteralPath $UpdatePath -ArgumentList %s", PSQuote(p.SilentSwitch))},
-			Kind:      KindInstaller,
-			Verify:    updateVerify,
-			OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot.",
-			Evidence:  `The installer's exit code (0, 3010 or 1641), recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates: no text of its output decides.`},
+		installStep(p, f),
 		{ID: "reload-shell", DocStep: 8, Stage: StageDowntime,
 			Title: fmt.Sprintf("Start the %s again", p.ShellName),
 			Why:   "The next commands must load the updated assemblies: they run in a fresh child Windows PowerShell that imports the module after the installer.",
@@ -277,6 +269,31 @@ func steps(p Product, ed Edition, f Facts) []Step {
 	}
 }
 
+// installStep is the step that runs the update installer, in the
+// script's own process.
+func installStep(p Product, f Facts) Step {
+	updateTest := Probe{
+		Description: `This same installer (by SHA-256) succeeded on this server before, as recorded under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Running it again is harmless: it installs only the updates not yet applied.`,
+		Expression:  "Test-InstallRecord",
+	}
+	updateVerify := Probe{
+		Description: `The installer exited with 0, 3010 (a reboot is needed) or 1641 (it started a reboot), within -InstallerTimeoutMinutes: its success is recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates. Windows Installer's 1618 (another installation runs) is a failure; the installer is not started while its _MSIExecute mutex is held. The Core Components version before and after is compared as a cross-check (a warning when it did not rise).`,
+		Expression:  "Test-InstallResult",
+	}
+	if f.TargetVersion != "" {
+		updateVerify.Description += fmt.Sprintf(" After the services are back, the %s version must be at or above $TargetVersion (Get-CsServerPatchVersion where it exists, else the Uninstall registry keys); if not, the step fails and its record is removed.", p.CoreComponents)
+	}
+	return Step{ID: "install-update", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 7, Stage: StageDowntime,
+		Title:     "Install the update",
+		Why:       "The cumulative update installer applies every update that applies to this server, one package per component. Its success record, by SHA-256, is the only evidence a later run takes that this step is done.",
+		Test:      updateTest,
+		Commands:  []string{fmt.Sprintf("Invoke-UpdateInstaller -LiteralPath $UpdatePath -ArgumentList %s", PSQuote(p.SilentSwitch))},
+		Kind:      KindInstaller,
+		Verify:    updateVerify,
+		OnFailure: "Read the installer's output in the transcript and its logs in the installer's folder, fix the cause, then run the script again. Exit code 1641: Windows is restarting; run the script again after the reboot.",
+		Evidence:  `The installer's exit code (0, 3010 or 1641), recorded by SHA-256 under HKLM:\SOFTWARE\sfbpatch\InstalledUpdates: no text of its output decides.`}
+}
+
 // window lists what a run that installs the update does between the
 // first service stop and the final start: the steps in order, each child
 // start counted once, until the step that ends the downtime.
@@ -316,19 +333,16 @@ func window(steps []Step) []WindowOp {
 // DatabasesUpdated: that, and Install-CsDatabase's success is recorded or
 // the databases read current), and a server with both and every service
 // back has nothing to do.
-func resumeCases(steps []Step) []ResumeCase {
+func resumeCases(steps []Step, outcomes []ResumeCase) []ResumeCase {
 	var cases []ResumeCase
-	for _, c := range []ResumeCase{
-		{ServicesBack: true, Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4."},
-		{Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4, restoring the services recorded before the first stop if a step fails."},
-		{InstallerDone: true, ServicesBack: true, Why: "Install-CsDatabase has not succeeded since the installer: doc step 9 stops the services again so that doc step 11 can run. The confirmation, and the transcript of an unattended run, say so."},
-		{InstallerDone: true, Why: "Install-CsDatabase has not succeeded since the installer: the run resumes at doc step 8, stops what runs again at doc step 9, then updates the databases and starts the services."},
-		{InstallerDone: true, DatabasesDone: true, Why: "The documented work is done: the run starts W3SVC and the services that ran before the earlier run, and stops nothing."},
-		{InstallerDone: true, DatabasesDone: true, ServicesBack: true, Why: "Nothing to do: the run reads the state and reports it; a database that Test-CsDatabase does not report current is a warning, never a new outage."},
-	} {
+	for _, c := range outcomes {
 		state := map[string]bool{installed: c.InstallerDone, updated: c.InstallerDone && c.DatabasesDone}
 		c.Runs = []string{}
-		if !(c.DatabasesDone && c.ServicesBack) {
+		done := c.ServicesBack
+		for _, s := range steps {
+			done = done && (s.NotNeededWhen == "" || state[s.NotNeededWhen])
+		}
+		if !done {
 			for _, s := range steps {
 				if !state[s.NotNeededWhen] {
 					c.Runs = append(c.Runs, s.ID)
@@ -339,6 +353,17 @@ func resumeCases(steps []Step) []ResumeCase {
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// backEndResume are the outcomes an earlier run of a Back End or Standard
+// Edition script can leave.
+var backEndResume = []ResumeCase{
+	{ServicesBack: true, Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4."},
+	{Why: "No success of this installer is recorded: the run carries out the whole procedure from doc step 4, restoring the services recorded before the first stop if a step fails."},
+	{InstallerDone: true, ServicesBack: true, Why: "Install-CsDatabase has not succeeded since the installer: doc step 9 stops the services again so that doc step 11 can run. The confirmation, and the transcript of an unattended run, say so."},
+	{InstallerDone: true, Why: "Install-CsDatabase has not succeeded since the installer: the run resumes at doc step 8, stops what runs again at doc step 9, then updates the databases and starts the services."},
+	{InstallerDone: true, DatabasesDone: true, Why: "The documented work is done: the run starts W3SVC and the services that ran before the earlier run, and stops nothing."},
+	{InstallerDone: true, DatabasesDone: true, ServicesBack: true, Why: "Nothing to do: the run reads the state and reports it; a database that Test-CsDatabase does not report current is a warning, never a new outage."},
 }
 
 // mirrorTitle says how the script tells a mirrored database.

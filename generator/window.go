@@ -34,7 +34,10 @@ func runOf(p Product, ed Edition, f Facts) Run {
 		r.Where = f.ServerFQDN
 	}
 	switches := ""
-	if ed.Enterprise {
+	if f.IsFrontEnd() && f.ServerFQDN == "" {
+		r.Where = "a Front End Server of " + f.PoolFQDN
+	}
+	if ed.Enterprise && !f.IsFrontEnd() {
 		r.DatabaseOnly, switches = true, " -DatabaseOnly"
 		r.Where = "an updated Front End Server of a pool whose user database is on " + f.SQLServerFQDN
 		r.Account += "; and administrator rights (sysadmin) on the SQL Server instances of " + f.SQLServerFQDN + " (the availability group with AlwaysOn), which Install-CsDatabase updates from there"

@@ -82,6 +82,24 @@ function Test-InstallResult {
     $true
 }
 
+function Test-UpdateLevel {
+    # After the procedure: a warning when the Core Components version did not rise; below
+    # $TargetVersion, the installer's record is removed and the run fails.
+    $installer = @($Procedure | Where-Object { $_.Installs })[0]
+    $before = Get-CoreVersion
+    if ($script:InstallerRan -and $before -and $script:VersionAfter -and $script:VersionAfter -le $before) {
+        Write-Warning ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, as before it (' + [string]$before + '): this update was already installed, or did not apply.')
+    }
+    if ($TargetVersion -and -not $DatabaseOnly -and -not $script:VersionAfter) {
+        Write-Warning ('The ' + $CoreComponentsName + ' version cannot be read after the installer: the target ' + $TargetVersion + ' is not checked.')
+    } elseif ($TargetVersion -and -not $DatabaseOnly -and $script:VersionAfter -lt [Version]$TargetVersion) {
+        Enter-Step $installer
+        Remove-InstallRecord
+        Add-StepResult $installer ('FAILED (' + $CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ', below ' + $TargetVersion + ')')
+        throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
+    }
+}
+
 function Get-PendingRebootMarker {
     # The three markers Windows leaves when a reboot is pending. PendingFileRenameOperations
     # is a value, not a key: Test-Path cannot see it.

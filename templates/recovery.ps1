@@ -118,7 +118,7 @@ function Invoke-Recovery {
             if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy)) { return 0 }
             $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
             $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
-            $manual = @(Restore-ServerService)
+            $manual = @(Invoke-RecoveryRestore)
         } catch {
             Write-RecoveryEvent -Message ('sfbpatch recovery failed: ' + $_.Exception.Message + ' Nothing more was started: run the script again, or start the services by hand.') -Type 'Error'
             return 1

@@ -44,20 +44,6 @@ function Test-StepRuns {
     -not $reason
 }
 
-function Get-LeftDown {
-    # What an earlier run that did not finish recorded as running and is not running now.
-    $saved = Get-RunState
-    if (-not $saved) { return }
-    $names = @($saved.ServicesRunning) + @('W3SVC' | Where-Object { $saved.W3svcRunning -eq 'True' })
-    @($names | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' })
-}
-
-function Test-NothingToDo {
-    # A finished server: installed, databases updated, W3SVC running, and nothing an
-    # unfinished run recorded left down.
-    $script:Resume.DatabasesUpdated -and @(Get-LeftDown).Count -eq 0 -and (Test-W3svc -Desired 'Running')
-}
-
 function Show-WhatIf {
     # -WhatIf: what each step would do, judged from the state read before the window. After
     # the installer every step would run; after a stop, every step but the database update.
@@ -87,7 +73,8 @@ function Invoke-Procedure {
     # the same Shell in one start of that child. Stops after the installer starts a reboot.
     param([hashtable[]]$Steps)
     $i = 0
-    while ($i -lt $Steps.Count -and -not $script:RebootUnderWay) {
+    # A Front End Server also waits for a restart the installer asks for ($HoldForReboot).
+    while ($i -lt $Steps.Count -and -not ($script:RebootUnderWay -or ($script:RebootRequired -and $HoldForReboot))) {
         $step = $Steps[$i]
         $started = Get-Date
         if (-not $step.Shell) {
@@ -102,7 +89,7 @@ function Invoke-Procedure {
         }
         Enter-Step $step
         Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
-        $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; DatabaseReport = $DatabaseReport
+        $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; W3svcWasRunning = $script:W3svcWasRunning; DatabaseReport = $DatabaseReport
             DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
         try {
             $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
@@ -115,77 +102,7 @@ function Invoke-Procedure {
         $script:Disagreements += @($report | Where-Object { $_.Kind -eq 'disagree' } | ForEach-Object { $_.Message })
         Complete-ScriptPhase -Report $report -Steps $group -Started $started
     }
-    for (; $i -lt $Steps.Count; $i++) { Add-StepResult $Steps[$i] 'Not run: Windows is restarting' }
-}
-
-function Invoke-Window {
-    # From the state read before the window: where this run starts (the resume rules), the
-    # confirmation, the recovery task, the procedure, then the version checks. Returns the
-    # exit code; throws when a step fails.
-    $script:CurrentStep = 'Deciding what this run does'
-    $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
-    $current = @(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_ -Known) }).Count -eq 0
-    $script:Resume.UpdateInstalled = -not $DatabaseOnly -and (Test-InstallRecord)
-    # -DatabaseOnly stops nothing: only databases read current leave doc step 11 out, so a run
-    # after a restore of the databases updates them again.
-    $script:Resume.DatabasesUpdated = ($DatabaseOnly -and $current) -or ($script:Resume.UpdateInstalled -and ($current -or (Test-DatabaseRecord)))
-    if (-not $DatabaseOnly -and (Test-NothingToDo)) {
-        foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['DatabasesUpdated']) }
-        if (-not $WhatIfPreference) { Clear-RunningBefore }
-        if (@(Get-DatabaseState -Owned | Where-Object { -not (Test-RowCurrent $_) }).Count -gt 0) {
-            Write-Warning ('Test-CsDatabase does not report every database current, though Install-CsDatabase succeeded in an earlier run: check them with ' + $DatabaseTest.ToString().Trim() + ' -Verbose. The services are not stopped again for them.')
-            return $ExitCodes['databases-disagree']
-        }
-        return $ExitCodes['done']
-    }
-    # -DatabaseOnly: databases at the versions this machine expects prove nothing about this
-    # machine, unless --target-version or a record of Install-CsDatabase from it does.
-    if ($DatabaseOnly -and $script:Resume.DatabasesUpdated -and -not $TargetVersion -and -not (Test-DatabaseRecord)) {
-        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: nothing this machine can update' }
-        Write-Warning ('The databases on ' + $DatabaseServer + ' are at the versions this machine expects (' + $CoreComponentsName + ' ' + [string](Get-CoreVersion) + '): there is nothing it can update. If it has the update, so have the databases; if not, run -DatabaseOnly from an updated Front End Server of the pool, or generate the script with --target-version.')
-        return $ExitCodes['nothing-to-update']
-    }
-    $steps = @($Procedure | Where-Object { Test-StepRuns $_ })
-    $listed = @($steps | Where-Object { $_.Action } | ForEach-Object { $_.Label + ': ' + $_.Action.ToString().Trim() })
-    $question = 'Run, in this order: ' + ($listed -join ' | ') + ' (UpdatePath: ' + $UpdatePath + '; SqlServerFqdn: ' + [string]$SqlServerFqdn + ')'
-    if ($script:Resume.UpdateInstalled -and -not (Get-RunState) -and @($steps | Where-Object { $_.StartsDowntime }).Count -gt 0) {
-        $again = 'An earlier run installed the update and its services run again, but Install-CsDatabase has not succeeded since: this run stops the services again (doc step 9) to finish doc step 11.'
-        Write-Warning $again
-        $question = $again + ' ' + $question
-    }
-    if ($WhatIfPreference) {
-        [void]$RunCmdlet.ShouldProcess($HostFqdn, $question)
-        Show-WhatIf -Steps $steps
-        return $ExitCodes['done']
-    }
-    if (-not ($NoPrompt -or $RunCmdlet.ShouldProcess($HostFqdn, $question))) { throw 'The run was declined at the confirmation: nothing was changed.' }
-    if (-not $DatabaseOnly) {
-        Save-RunningBefore
-        if (($Unattended -or $RecoveryTask) -and -not $LeaveServicesStopped) { Register-RecoveryTask }
-    }
-    Invoke-Procedure -Steps $steps
-    if ($script:RebootUnderWay) {
-        Write-Warning 'The installer has started a reboot of Windows (exit code 1641). Run this script again after the reboot: it resumes after the installer.'
-        return $ExitCodes['reboot-under-way']
-    }
-    $installer = @($Procedure | Where-Object { $_.Installs })[0]
-    $before = Get-CoreVersion
-    if ($script:InstallerRan -and $before -and $script:VersionAfter -and $script:VersionAfter -le $before) {
-        Write-Warning ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, as before it (' + [string]$before + '): this update was already installed, or did not apply.')
-    }
-    if ($TargetVersion -and -not $DatabaseOnly -and -not $script:VersionAfter) {
-        Write-Warning ('The ' + $CoreComponentsName + ' version cannot be read after the installer: the target ' + $TargetVersion + ' is not checked.')
-    } elseif ($TargetVersion -and -not $DatabaseOnly -and $script:VersionAfter -lt [Version]$TargetVersion) {
-        Enter-Step $installer
-        Remove-InstallRecord
-        Add-StepResult $installer ('FAILED (' + $CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ', below ' + $TargetVersion + ')')
-        throw ($CoreComponentsName + ' is at ' + [string]$script:VersionAfter + ' after the installer, below the target ' + $TargetVersion + ': the next run installs again.')
-    }
-    # Services left stopped on purpose stay recorded: the next run starts them.
-    if (-not $DatabaseOnly -and -not (Test-Switch 'SkipStartServices')) { Clear-RunningBefore }
-    if (Test-Switch 'SkipStartServices') { Write-Warning ('The services stay stopped (-SkipStartServices): the downtime goes on after this run (' + (Format-Elapsed (Get-Downtime)) + ' so far). Start them with Start-CsWindowsService.') }
-    if ($script:Disagreements.Count -gt 0) { return $ExitCodes['databases-disagree'] }
-    $ExitCodes['done']
+    for (; $i -lt $Steps.Count; $i++) { Add-StepResult $Steps[$i] 'Not run: Windows must restart first' }
 }
 
 function Invoke-Run {
@@ -235,7 +152,8 @@ function Invoke-Run {
                     $exitCode = Restore-AfterFailure
                 }
             }
-            if (@($ExitCodes['done'], $ExitCodes['databases-disagree']) -contains $exitCode -and -not $WhatIfPreference) {
+            # Done, or done with a warning the role's Invoke-Window gave (its own exit code).
+            if (($exitCode -eq $ExitCodes['done'] -or $script:DoneWithWarning) -and -not $WhatIfPreference) {
                 # A reboot this run calls for: the installer's 3010, or a marker after it ran. It
                 # comes first: a database warning is in the transcript, and a later run reads again.
                 $markers = @(Get-PendingRebootMarker)
@@ -270,26 +188,6 @@ function Invoke-Run {
     $exitCode
 }
 
-function Restore-AfterFailure {
-    # After a failed step: nothing to do if nothing changed; else start again what ran before.
-    # Returns the exit code.
-    if (-not $script:Changed) {
-        Write-Host 'Nothing was changed.' -ForegroundColor Red
-        if ($script:RecordedHere) { Clear-RunningBefore }
-        return $ExitCodes['nothing-changed']
-    }
-    $manual = @(Restore-ServerService)
-    if ($manual.Count -gt 0) {
-        Write-Host ('Manual action needed, these services were running before the run (recorded under ' + $RunStateKey + '):') -ForegroundColor Red
-        foreach ($action in $manual) { Write-Host ('  - ' + $action) -ForegroundColor Red }
-        return $ExitCodes['manual-action']
-    }
-    # Everything that ran before runs again: the next run records afresh.
-    Stop-DowntimeClock
-    if (-not $DatabaseOnly) { Clear-RunningBefore }
-    $ExitCodes['restored']
-}
-
 # ---- Where the run starts. ----
 
 $ScriptFile = $MyInvocation.MyCommand.Path
@@ -304,21 +202,21 @@ if (-not $UpdatePath) { $UpdatePath = Join-Path (Split-Path -Parent $ScriptFile)
 $hostProperties = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties()
 $HostFqdn = $hostProperties.HostName
 if ($hostProperties.DomainName) { $HostFqdn = $HostFqdn + '.' + $hostProperties.DomainName }
-if (-not $DatabaseServer) { $DatabaseServer = $HostFqdn }
 # One full path for PowerShell and .NET alike; a bad -LogDirectory is the preflight check's to
 # report, so neither line may throw (Join-Path would: it resolves the drive).
 try { $LogDirectory = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($LogDirectory) } catch { Write-Verbose $_.Exception.Message }
 $RunStamp = Get-Date -Format 'yyyyMMdd-HHmmss'
-$DatabaseReport = [System.IO.Path]::Combine($LogDirectory, 'Install-CsDatabase-' + $env:COMPUTERNAME + '-' + $RunStamp + '.html')
+$DatabaseReport = $null
 $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
+$Changed = $DoneWithWarning = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
 $LastOutput = $LastErrors = $LastWarnings = $Deferred = $Disagreements = @()
 $Resume = @{ UpdateInstalled = $false; DatabasesUpdated = $false }
+Initialize-Role
 if ($Phase -eq $Recovery.Phase) { exit (Invoke-Recovery) }
 if ($Phase) { exit (Invoke-Phase) }
 if (-not (Enter-MachineLock)) {

@@ -215,16 +215,14 @@ function Invoke-Phase {
     $request = Import-Clixml -LiteralPath (Join-Path $RunFolder ($Phase + '.request.xml'))
     $script:InShell = $true
     $script:RunningBefore = @($request.RunningBefore | Where-Object { $_ })
+    $script:W3svcWasRunning = [bool]$request.W3svcWasRunning
     $script:DatabaseReport = $request.DatabaseReport
     $script:DowntimeStart = $request.DowntimeStart
     $exit = 0
     try {
         & $StartManagementShell
         if ($request.Read) {
-            $script:ShellResults.AddRange([object[]]@(Get-CsServiceState) + @(Get-DatabaseState))
-            Send-Result 'version' @{ Version = [string](Get-CoreVersion) }
-            if ($request.Pool) { Send-PoolDatabaseServer }
-            if ($MirrorStateCommand) { Send-MirrorState }
+            Send-ServerState -Request $request
         } else {
             foreach ($step in @($Procedure | Where-Object { $request.Steps -contains $_.Id })) {
                 try {

@@ -22,6 +22,8 @@ type generateCmd struct {
 
 	Product          *string `help:"${help_product}" placeholder:"PRODUCT"`
 	Edition          *string `help:"${help_edition}" placeholder:"EDITION"`
+	Role             *string `help:"${help_role}" placeholder:"ROLE"`
+	PoolFQDN         *string `name:"pool-fqdn" help:"${help_pool_fqdn}" placeholder:"FQDN"`
 	SQLServerFQDN    *string `name:"sql-server-fqdn" help:"${help_sql_server_fqdn}" placeholder:"FQDN"`
 	CollocatedStores *bool   `help:"${help_collocated_stores}"`
 	UpdatePath       *string `help:"${help_update_path}" placeholder:"PATH"`
@@ -286,6 +288,8 @@ func (g *generateCmd) textFlags() map[string]*string {
 	return map[string]*string{
 		"product":         g.Product,
 		"edition":         g.Edition,
+		"role":            g.Role,
+		"pool_fqdn":       g.PoolFQDN,
 		"sql_server_fqdn": g.SQLServerFQDN,
 		"update_path":     g.UpdatePath,
 		"server_fqdn":     g.ServerFQDN,
