@@ -216,18 +216,32 @@ func nightOf(t *testing.T, topology Topology) []byte {
 		t.Fatal(err)
 	}
 	number := 0
+	seen := map[string]bool{}
 	err = ReadInventory(csv.Bytes(), Facts{}, func(r Row) error {
-		number++
-		plan, err := BuildPlan(r.Facts)
+		servers, err := RowServers(r, seen)
 		if err != nil {
 			return err
 		}
-		script, err := RenderScript(plan, Options{Version: "0.0.0-test"})
-		if err != nil {
-			return err
+		for _, f := range servers {
+			name := strings.ToLower(f.ServerFQDN)
+			number++
+			plan, err := BuildPlan(f)
+			if err != nil {
+				return err
+			}
+			script, err := RenderScript(plan, Options{Version: "0.0.0-test"})
+			if err != nil {
+				return err
+			}
+			frontEnds := r.FrontEnds
+			if f.IsFrontEnd() {
+				frontEnds = nil
+			}
+			if err := doc.Add(NewWindowRow(number, plan, frontEnds, name+".ps1", fmt.Sprintf("%x", sha256.Sum256(script)))); err != nil {
+				return err
+			}
 		}
-		name := strings.ToLower(r.Facts.ServerFQDN)
-		return doc.Add(NewWindowRow(number, plan, r.FrontEnds, name+".ps1", fmt.Sprintf("%x", sha256.Sum256(script))))
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -59,11 +59,16 @@ func runOf(p Product, ed Edition, f Facts) Run {
 type WindowRow struct {
 	Number                                                      int
 	ServerFQDN, Product, Role, Step11, ScriptFile, ScriptSHA256 string
-	ChildShells, Operations, WarnMinutes, BudgetMinutes         int
+	// ProductKey is the product's key (--product).
+	ProductKey                                          string
+	ChildShells, Operations, WarnMinutes, BudgetMinutes int
 	// Enterprise is true for an Enterprise Edition Back End, whose script
 	// runs with -DatabaseOnly from an updated Front End Server of its pools.
 	Enterprise bool
-	SQLServer  string
+	// FrontEnd is true for a Front End Server of a pool, whose script runs
+	// in its pool's order, before its Back End's database step.
+	FrontEnd  bool
+	SQLServer string
 	// TargetVersion is the fact, "" when not given.
 	TargetVersion string
 	// FrontEnds are its pools' servers, when the inventory or topology
@@ -90,7 +95,7 @@ type WindowRow struct {
 func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, scriptSHA256 string) WindowRow {
 	ed, _ := LookupEdition(p.Facts.Edition)
 	r := WindowRow{
-		Number: number, ServerFQDN: p.Facts.ServerFQDN, Product: p.Product.Name, Role: p.Role,
+		Number: number, ServerFQDN: p.Facts.ServerFQDN, Product: p.Product.Name, ProductKey: p.Product.Key, Role: p.Role,
 		// The board reads which SQL Server each command updates.
 		Step11:     strings.ReplaceAll(ed.step11(p.Facts).Command, "$SqlServerFqdn", p.Facts.SQLServerFQDN),
 		ScriptFile: scriptFile, ScriptSHA256: scriptSHA256,
@@ -104,6 +109,15 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 		// The read child, the stop child, the installer and the update child.
 		BoundMinutes: 3*shellMinutes + installerMinutes,
 	}
+	if p.FrontEnd {
+		r.Enterprise, r.Step11, r.FrontEnd = false, "", true
+		r.EstimateMinutes = frontEndMinutes
+		// The read child, the child that takes it out, the installer, the child
+		// that puts it back, and the read of the pool after it.
+		r.BoundMinutes = 4*frontEndShellMinutes + installerMinutes
+		r.Run = p.Run
+		return r
+	}
 	if r.Enterprise {
 		r.EstimateMinutes, r.BoundMinutes = databaseOnlyMinutes, 2*shellMinutes
 		r.RunOn = "an updated Front End Server of a pool whose user database is on " + r.SQLServer
@@ -115,16 +129,70 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 	return r
 }
 
-// pool is a pool of a Back End and its Front End Servers, by upgrade
-// domain in topology order.
+// pool is a pool of a Back End and its Front End Servers, in the order
+// they are updated: waves of servers out of service together.
 type pool struct {
-	Name    string
-	Domains []upgradeDomain
+	Name string
+	PoolOrder
+	Waves []wave
+	// Minutes is the estimate: one Front End Server's per wave.
+	Minutes int
 }
 
-type upgradeDomain struct {
-	Name    string
-	Servers []string
+// wave is servers of a pool updated together, after the gates of the wave
+// before.
+type wave struct {
+	Number  int
+	Servers []frontEnd
+}
+
+// frontEnd is a Front End Server of a wave, with its script when the batch
+// wrote one.
+type frontEnd struct {
+	TopologyMachine
+	Script *WindowRow
+}
+
+// RowServers are the servers an inventory row gives a batch: its own, then
+// the Front End Servers of its pools (FrontEndFacts), each once in a batch
+// (seen holds the FQDNs in lower case so far). A Front End Server's facts
+// that do not validate are problems of the row's front_ends column.
+func RowServers(r Row, seen map[string]bool) ([]Facts, error) {
+	var fs []Facts
+	var ps Problems
+	for i, f := range append([]Facts{r.Facts}, FrontEndFacts(r)...) {
+		name := strings.ToLower(f.ServerFQDN)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if i > 0 {
+			for _, p := range Validate(f) {
+				ps = append(ps, Problem{Line: r.Line, Field: "front_ends", Message: f.ServerFQDN + ": " + p.Field + ": " + p.Message})
+			}
+		}
+		fs = append(fs, f)
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return fs, nil
+}
+
+// FrontEndFacts are the facts of the Front End Servers of an inventory
+// row's pools (its front_ends column), for their own scripts: an
+// Enterprise Edition Back End's product, update and target version, each
+// server and its pool. None for other rows.
+func FrontEndFacts(r Row) []Facts {
+	if r.Facts.Edition != EditionEnterprise || r.Facts.IsFrontEnd() {
+		return nil
+	}
+	var fs []Facts
+	for _, m := range r.FrontEnds {
+		fs = append(fs, Facts{Product: r.Facts.Product, Edition: EditionEnterprise, Role: RoleFrontEnd, PoolFQDN: m.Pool, ServerFQDN: m.Fqdn,
+			UpdatePath: r.Facts.UpdatePath, UpdateSHA256: r.Facts.UpdateSHA256, TargetVersion: r.Facts.TargetVersion})
+	}
+	return fs
 }
 
 // backEnd is an Enterprise Edition Back End of the night: its pools first,
@@ -143,6 +211,8 @@ type WindowDoc struct {
 	w       io.Writer
 	version string
 	rows    []WindowRow
+	// frontEnds are the Front End Servers' rows, by FQDN in lower case.
+	frontEnds map[string]*WindowRow
 }
 
 // NewWindowDoc starts window.md.
@@ -150,8 +220,14 @@ func NewWindowDoc(w io.Writer, version string) (*WindowDoc, error) {
 	return &WindowDoc{w: w, version: version}, nil
 }
 
-// Add adds one server.
+// Add adds one server: a Front End Server joins its pool's order.
 func (d *WindowDoc) Add(r WindowRow) error {
+	if r.FrontEnd {
+		if d.frontEnds == nil {
+			d.frontEnds = map[string]*WindowRow{}
+		}
+		d.frontEnds[strings.ToLower(r.ServerFQDN)] = &r
+	}
 	d.rows = append(d.rows, r)
 	return nil
 }
@@ -179,26 +255,25 @@ func (d *WindowDoc) Close() error {
 		if !slices.Contains(view.PatchLevelChecks, r.PatchLevelCheck) {
 			view.PatchLevelChecks = append(view.PatchLevelChecks, r.PatchLevelCheck)
 		}
-		view.TotalMinutes += r.EstimateMinutes
-		if !r.Enterprise {
+		switch {
+		case r.FrontEnd:
+			// In its Back End's section; its minutes are its pool's.
+			continue
+		case !r.Enterprise:
+			view.TotalMinutes += r.EstimateMinutes
 			view.Standard = append(view.Standard, r)
 			continue
 		}
+		view.TotalMinutes += r.EstimateMinutes
 		r.Step = len(view.BackEnds) + 1
-		b := backEnd{WindowRow: r, FrontEndCount: len(r.FrontEnds), FrontEndMinutes: len(r.FrontEnds) * frontEndMinutes}
-		for _, m := range r.FrontEnds {
-			i := slices.IndexFunc(b.Pools, func(p pool) bool { return p.Name == m.Pool })
-			if i < 0 {
-				b.Pools = append(b.Pools, pool{Name: m.Pool})
-				i = len(b.Pools) - 1
-			}
-			p := &b.Pools[i]
-			j := slices.IndexFunc(p.Domains, func(u upgradeDomain) bool { return u.Name == m.UpgradeDomain })
-			if j < 0 {
-				p.Domains = append(p.Domains, upgradeDomain{Name: m.UpgradeDomain})
-				j = len(p.Domains) - 1
-			}
-			p.Domains[j].Servers = append(p.Domains[j].Servers, m.Fqdn)
+		b := backEnd{WindowRow: r, FrontEndCount: len(r.FrontEnds)}
+		pools, err := d.pools(r)
+		if err != nil {
+			return err
+		}
+		b.Pools = pools
+		for _, p := range pools {
+			b.FrontEndMinutes += p.Minutes
 		}
 		view.TotalMinutes += b.FrontEndMinutes
 		view.FrontEndTotal += b.FrontEndMinutes
@@ -211,4 +286,40 @@ func (d *WindowDoc) Close() error {
 		return fmt.Errorf("render window.md: %w", err)
 	}
 	return nil
+}
+
+// pools orders the Front End Servers of a Back End's pools, pool by pool in
+// topology order, each pool's order proved against its quorum.
+func (d *WindowDoc) pools(r WindowRow) ([]pool, error) {
+	p, _ := LookupProduct(r.ProductKey)
+	var names []string
+	for _, m := range r.FrontEnds {
+		if !slices.Contains(names, m.Pool) {
+			names = append(names, m.Pool)
+		}
+	}
+	var pools []pool
+	for _, name := range names {
+		var machines []TopologyMachine
+		for _, m := range r.FrontEnds {
+			if m.Pool == name {
+				machines = append(machines, m)
+			}
+		}
+		o := OrderPool(p, name, machines)
+		if err := o.Check(); err != nil {
+			return nil, err
+		}
+		v := pool{Name: name, PoolOrder: o, Minutes: len(o.Waves) * frontEndMinutes}
+		for k, members := range o.Waves {
+			w := wave{Number: k + 1}
+			for _, i := range members {
+				m := o.Members[i]
+				w.Servers = append(w.Servers, frontEnd{TopologyMachine: m, Script: d.frontEnds[strings.ToLower(m.Fqdn)]})
+			}
+			v.Waves = append(v.Waves, w)
+		}
+		pools = append(pools, v)
+	}
+	return pools, nil
 }

@@ -1,7 +1,11 @@
 package generator
 
 import (
+	"bytes"
+	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +109,88 @@ func TestDatabaseOwnsOnlyWhatStep11Updates(t *testing.T) {
 	if standardDB.Server != "HostFqdn" || enterpriseDB.Server != "SqlServerFqdn" {
 		t.Errorf("step 11 owns the rows on $%s (Standard) and $%s (Enterprise), want $HostFqdn and $SqlServerFqdn", standardDB.Server, enterpriseDB.Server)
 	}
+}
+
+// TestNightKeepsQuorumAndOrder reads window.md as the administrator
+// follows it: for pools of 2 to 16 Front End Servers of every product, in
+// one to three upgrade domains, every wave it lists keeps the pool's quorum
+// (by the servers' places in the pool), every server is in one wave, and
+// the Back End's database step comes after every wave of its pool.
+func TestNightKeepsQuorumAndOrder(t *testing.T) {
+	serverName := regexp.MustCompile("`(fe[0-9]+\\.contoso\\.com)`")
+	for _, key := range ProductKeys() {
+		for size := 2; size <= 16; size++ {
+			for domains := 1; domains <= 3; domains++ {
+				name := fmt.Sprintf("%s, %d servers in %d upgrade domains", key, size, domains)
+				machines := syntheticPool(size, domains, size%2 == 0)
+				night := syntheticNight(t, key, machines)
+				place := map[string]int{}
+				for i, m := range OrderPool(products[key], "pool.contoso.com", machines).Members {
+					place[m.Fqdn] = i
+				}
+				section := night[strings.Index(night, "### Pool `pool.contoso.com`"):]
+				databases := strings.Index(section, "Then the databases")
+				if databases < 0 {
+					t.Fatalf("%s: no database step after the pool", name)
+				}
+				seen := map[string]int{}
+				for _, line := range strings.Split(section[:databases], "\n") {
+					if !regexp.MustCompile(`^[0-9]+\. `).MatchString(line) {
+						continue
+					}
+					var down []int
+					for _, m := range serverName.FindAllStringSubmatch(line, -1) {
+						if _, ok := seen[m[1]]; !ok {
+							down = append(down, place[m[1]])
+						}
+						seen[m[1]]++
+					}
+					if !QuorumOf(size).Holds(down) {
+						t.Fatalf("%s: the wave %q breaks the quorum %s", name, line, QuorumOf(size))
+					}
+				}
+				if len(seen) != size {
+					t.Fatalf("%s: window.md lists %d of the %d Front End Servers before the database step", name, len(seen), size)
+				}
+				rest := section[databases:]
+				if end := strings.Index(rest, "\n## "); end >= 0 {
+					rest = rest[:end]
+				}
+				if regexp.MustCompile("`fe[0-9]+\\.contoso\\.com\\.ps1`").MatchString(rest) {
+					t.Fatalf("%s: a Front End Server's script comes after the database step", name)
+				}
+			}
+		}
+	}
+}
+
+// syntheticNight is window.md for one Enterprise Edition Back End and the
+// Front End Servers of its one pool, each with its script.
+func syntheticNight(t *testing.T, product string, machines []TopologyMachine) string {
+	t.Helper()
+	var night bytes.Buffer
+	doc, err := NewWindowDoc(&night, "0.0.0-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := BuildPlan(Facts{Product: product, Edition: EditionEnterprise, SQLServerFQDN: "sql01.contoso.com", ServerFQDN: "sql01.contoso.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Add(NewWindowRow(1, be, machines, "sql01.contoso.com.ps1", strings.Repeat("0", 64))); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range FrontEndFacts(Row{Facts: be.Facts, FrontEnds: machines}) {
+		plan, err := BuildPlan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Add(NewWindowRow(i+2, plan, nil, f.ServerFQDN+".ps1", strings.Repeat("1", 64))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := doc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return night.String()
 }

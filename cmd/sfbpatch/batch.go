@@ -123,18 +123,25 @@ func (b *batchCmd) Run(e env) error {
 	isInput(windowName)
 	// Per fact, the lines of the rows whose own value wins over the flag's.
 	overridden := map[string][]int{}
+	seen := map[string]bool{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
-		servers++
 		for _, key := range r.Overrides {
 			overridden[key] = append(overridden[key], r.Line)
 		}
-		// With --force, no file of the batch may be a folder already.
-		for _, format := range formats {
-			name := strings.ToLower(r.Facts.ServerFQDN) + "." + string(format)
-			if info, err := os.Stat(filepath.Join(b.OutDir, name)); err == nil && info.IsDir() {
-				folders = append(folders, name)
+		rowServers, err := generator.RowServers(r, seen)
+		if err != nil {
+			return err
+		}
+		for _, f := range rowServers {
+			servers++
+			// With --force, no file of the batch may be a folder already.
+			for _, format := range formats {
+				name := strings.ToLower(f.ServerFQDN) + "." + string(format)
+				if info, err := os.Stat(filepath.Join(b.OutDir, name)); err == nil && info.IsDir() {
+					folders = append(folders, name)
+				}
+				isInput(name)
 			}
-			isInput(name)
 		}
 		return nil
 	})
@@ -186,43 +193,24 @@ func (b *batchCmd) Run(e env) error {
 	// Each warning once, with the servers it concerns.
 	warned := map[string][]string{}
 	number := 0
+	seen = map[string]bool{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
-		number++
-		plan, err := generator.BuildPlan(r.Facts)
+		rowServers, err := generator.RowServers(r, seen)
 		if err != nil {
 			return err
 		}
-		name := strings.ToLower(r.Facts.ServerFQDN)
-		// The plan is built once and the script rendered once: window.md names its SHA-256,
-		// written or not.
-		script, err := generator.Render(plan, generator.Options{Version: generator.Version})
-		if err != nil {
-			return err
-		}
-		scriptSum := sha256.Sum256(script)
-		for _, format := range formats {
-			content, sum := script, scriptSum
-			if format != generator.FormatScript {
-				if content, err = generator.Render(plan, generator.Options{Format: format, Version: generator.Version}); err != nil {
-					return err
-				}
-				sum = sha256.Sum256(content)
+		for _, f := range rowServers {
+			number++
+			frontEnds := r.FrontEnds
+			if f.IsFrontEnd() {
+				frontEnds = nil
 			}
-			file := name + "." + string(format)
-			if err := out.write(file, content); err != nil {
+			if err := b.writeServer(out, doc, formats, number, f, frontEnds, &sums, summary, warned); err != nil {
 				return err
 			}
-			fmt.Fprintf(&sums, "%x  %s\n", sum, file)
-		}
-		if err := doc.Add(generator.NewWindowRow(number, plan, r.FrontEnds, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
-			return err
-		}
-		summary[plan.Product.Name+", "+plan.Role]++
-		for _, w := range plan.Warnings {
-			warned[w] = append(warned[w], name)
 		}
 		if bar != nil {
-			bar.Add(1)
+			bar.Add(len(rowServers))
 		}
 		// Both lists grow by a line a server: they are written out as they fill.
 		return out.flush(&sums, &window)
@@ -250,6 +238,45 @@ func (b *batchCmd) Run(e env) error {
 			servers = append(servers[:3:3], fmt.Sprintf("and %d more", len(warned[w])-3))
 		}
 		fmt.Fprintf(e.stderr, "warning: %s (%s)\n", w, visible(strings.Join(servers, ", ")))
+	}
+	return nil
+}
+
+// writeServer writes one server's files and adds it to window.md: its plan
+// built once and its script rendered once, whose SHA-256 window.md names,
+// written or not.
+func (b *batchCmd) writeServer(out *batchOutput, doc *generator.WindowDoc, formats []generator.Format, number int, f generator.Facts,
+	frontEnds []generator.TopologyMachine, sums *bytes.Buffer, summary map[string]int, warned map[string][]string) error {
+	plan, err := generator.BuildPlan(f)
+	if err != nil {
+		return err
+	}
+	name := strings.ToLower(f.ServerFQDN)
+	script, err := generator.Render(plan, generator.Options{Version: generator.Version})
+	if err != nil {
+		return err
+	}
+	scriptSum := sha256.Sum256(script)
+	for _, format := range formats {
+		content, sum := script, scriptSum
+		if format != generator.FormatScript {
+			if content, err = generator.Render(plan, generator.Options{Format: format, Version: generator.Version}); err != nil {
+				return err
+			}
+			sum = sha256.Sum256(content)
+		}
+		file := name + "." + string(format)
+		if err := out.write(file, content); err != nil {
+			return err
+		}
+		fmt.Fprintf(sums, "%x  %s\n", sum, file)
+	}
+	if err := doc.Add(generator.NewWindowRow(number, plan, frontEnds, name+".ps1", hex.EncodeToString(scriptSum[:]))); err != nil {
+		return err
+	}
+	summary[plan.Product.Name+", "+plan.Role]++
+	for _, w := range plan.Warnings {
+		warned[w] = append(warned[w], name)
 	}
 	return nil
 }

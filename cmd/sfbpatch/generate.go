@@ -33,7 +33,7 @@ type generateCmd struct {
 	Format           string  `enum:"ps1,md,json,manifest" default:"ps1" help:"What to write: ps1 (the patch script), md (the reviewer's runbook in Markdown), json (the plan, for CMDBs and automation) or manifest (every state-changing operation of the script, by run mode, for the change ticket). Default: ps1." placeholder:"FORMAT"`
 	Output           string  `short:"o" default:"-" help:"File to write the output to; - writes to standard output. A file is replaced atomically and keeps its permissions (a new one: 0644 less the umask); a symbolic link is followed; a device is written to as it is." placeholder:"FILE"`
 	Topology         string  `help:"A topology (Get-CsTopology -AsXml or .tbxml): the facts of the server --server names; flags override them, with a note." placeholder:"FILE"`
-	Server           string  `help:"The server of --topology to generate for: a Standard Edition server or a Back End SQL Server, as sfbpatch topology lists them." placeholder:"FQDN"`
+	Server           string  `help:"The server of --topology to generate for: a Standard Edition server or a Back End SQL Server, as sfbpatch topology lists them, or a Front End Server of their pools." placeholder:"FQDN"`
 	Facts            *string `help:"JSON file holding the same facts (see the README for field names), UTF-8 or UTF-16 with a byte order mark, at most 1 MiB; - reads standard input. Flags override it." placeholder:"FILE"`
 }
 

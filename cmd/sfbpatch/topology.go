@@ -54,8 +54,11 @@ func readTopology(flag, path string, e env) ([]generator.TopologyServer, error) 
 	return t.Servers, nil
 }
 
-// topologyServer finds a server of a topology by its FQDN, in any case; a
-// pool or a Front End is named as such, with the server to generate for.
+// topologyServer finds a server of a topology by its FQDN, in any case: a
+// Back End, a Standard Edition server, or a Front End Server of an
+// Enterprise Edition pool (its facts as batch --topology gives them); a
+// pool, or a Standard Edition server's own pool, is named as such, with the
+// server to generate for.
 func topologyServer(path string, servers []generator.TopologyServer, fqdn string) (generator.Facts, error) {
 	var names []string
 	for _, s := range servers {
@@ -63,6 +66,13 @@ func topologyServer(path string, servers []generator.TopologyServer, fqdn string
 			return s.Facts, nil
 		}
 		names = append(names, s.Facts.ServerFQDN)
+	}
+	for _, s := range servers {
+		for _, f := range generator.FrontEndFacts(generator.Row{Facts: s.Facts, FrontEnds: s.FrontEnds}) {
+			if strings.EqualFold(f.ServerFQDN, fqdn) {
+				return f, nil
+			}
+		}
 	}
 	for _, s := range servers {
 		pool := ""
