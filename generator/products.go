@@ -32,8 +32,7 @@ type Product struct {
 	// its state (Lync Server 2013 and SfB 2015; SfB 2019 dropped it).
 	SupportsMirroring bool `json:"supports_mirroring"`
 	// FrontEndProcedure says how a pool's Front End Servers are patched,
-	// by Microsoft's Front End procedure (DOMAIN.md section 11), which
-	// sfbpatch does not generate.
+	// by Microsoft's Front End procedure (DOMAIN.md section 11), in words.
 	FrontEndProcedure string `json:"front_end_procedure"`
 	// FailOver is true for the products whose Front End procedure fails
 	// the server over and back (Skype for Business Server); Lync Server
