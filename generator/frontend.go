@@ -205,14 +205,7 @@ func frontEndSteps(p Product, f Facts) []Step {
 		Description: "Every Skype for Business or Lync service that ran before the run runs again, and none of them nor the Front-End service (RTCSRV) is disabled (Get-CsWindowsService -ExcludeActivityLevel, and the service's Start value); on Lync Server 2013, W3SVC runs if it ran before.",
 		Expression:  "Test-InService",
 	}
-	closeShells := Step{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, Stage: StageDowntime, Override: "Force",
-		Title:     fmt.Sprintf("Close every %s window", p.ShellName),
-		Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
-		Test:      noOpenShell,
-		Kind:      KindCheck,
-		Verify:    noOpenShell,
-		OnFailure: "Close the processes listed (or run with -Force), then run the script again.",
-		Evidence:  "No PowerShell process holds the module's assemblies; a later run takes the installer's record instead."}
+	closeShells := closeShellsStep(p, 0)
 	if p.FailOver {
 		failedOver := Probe{
 			Description: "The Front-End service (RTCSRV) is stopped and disabled, as Invoke-CsComputerFailOver leaves it. If not, the pool's gates (its fabric state and upgrade state) are read again, just before the failover: one that no longer holds stops the step before any change.",

@@ -214,14 +214,7 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			Verify:    w3svcStopped,
 			OnFailure: rerun,
 			Evidence:  "Get-Service reports W3SVC stopped; a later run takes the installer's record instead."},
-		{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: 6, Stage: StageDowntime, Override: "Force",
-			Title:     fmt.Sprintf("Close every %s window", p.ShellName),
-			Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
-			Test:      noOpenShell,
-			Kind:      KindCheck,
-			Verify:    noOpenShell,
-			OnFailure: "Close the processes listed (or run with -Force), then run the script again.",
-			Evidence:  "No PowerShell process holds the module's assemblies; a later run takes the installer's record instead."},
+		closeShellsStep(p, 6),
 		installStep(p, f),
 		{ID: "reload-shell", DocStep: 8, Stage: StageDowntime,
 			Title: fmt.Sprintf("Start the %s again", p.ShellName),
@@ -267,6 +260,20 @@ func steps(p Product, ed Edition, f Facts) []Step {
 			OnFailure: "Start the services by hand with Start-CsWindowsService and check them with Get-CsWindowsService.",
 			Evidence:  "Get-CsWindowsService -ExcludeActivityLevel reports running every service that ran before the run."},
 	}
+}
+
+// closeShellsStep is the check that no Management Shell holds the
+// module's assemblies before the installer (doc step 6 of the Back End
+// procedure; docStep 0 where the procedure has no such step).
+func closeShellsStep(p Product, docStep int) Step {
+	return Step{ID: "close-shells", NotNeededWhen: installed, NotNeededReason: installedReason, DocStep: docStep, Stage: StageDowntime, Override: "Force",
+		Title:     fmt.Sprintf("Close every %s window", p.ShellName),
+		Why:       "A shell that holds the module's assemblies keeps the installer from replacing them. The script itself never loads them: the product's cmdlets run in child processes.",
+		Test:      noOpenShell,
+		Kind:      KindCheck,
+		Verify:    noOpenShell,
+		OnFailure: "Close the processes listed (or run with -Force), then run the script again.",
+		Evidence:  "No PowerShell process holds the module's assemblies; a later run takes the installer's record instead."}
 }
 
 // installStep is the step that runs the update installer, in the
