@@ -253,6 +253,10 @@ var Fields = []Field{
 		validate:     ifGiven(func(f Facts) string { return f.TargetVersion }, checkVersion),
 		// Then against the product: validateTargetForProduct, in Validate.
 		meaning: func(_ Product, _ Edition, f Facts) string {
+			if f.IsFrontEnd() {
+				return given(f.TargetVersion, "After the installer, the Core Components version must reach it, else the installer's step fails and the next run installs again.",
+					"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as the installer's step done.")
+			}
 			return given(f.TargetVersion,
 				"After the installer, the Core Components version must reach it, else doc step 7 fails; with -DatabaseOnly, this machine at it counts as updated.",
 				"Not given: the installed version is not checked; this installer's success record (by SHA-256) is what a later run takes as doc step 7 done.")

@@ -21,11 +21,12 @@ const FrontEndRole = "Enterprise Edition Front End Server"
 // The Front End script's bounds and clock, in minutes: a child may wait
 // for Invoke-CsComputerFailOver or -FailBack, whose own wait is one hour
 // by default (their -WaitTime), then for the pool's fabric state.
-const frontEndShellMinutes, frontEndWarnMinutes, frontEndBudgetMinutes = 120, 60, 90
+const frontEndShellMinutes, frontEndWarnMinutes, frontEndBudgetMinutes = 150, 60, 90
 
 // frontEndShellFloor is the lowest bound a child may have: above the
-// failover's and failback's own one-hour wait.
-const frontEndShellFloor = 75
+// failover's own one-hour wait after up to 20 minutes of Busy readings, and
+// above the 75 minutes the pool may take to settle.
+const frontEndShellFloor = 120
 
 // frontEndPlanOf computes the plan of a Front End Server's valid facts.
 func frontEndPlanOf(f Facts) Plan {
@@ -87,6 +88,8 @@ func frontEndExitCodes() []ExitCode {
 		switch c.Name {
 		case "databases-disagree", "nothing-to-update":
 			continue
+		case "nothing-changed":
+			c.Meaning = "Nothing was changed: a preflight check failed (the pool's gates included), the confirmation was declined, or the pool's gates, read again just before the server would leave service, refused."
 		case "restored":
 			c.Meaning = "A step failed once the window had begun (a change may have been made); the server is back in service (" + "the step that ends the window ran again)."
 		case "still-running":
@@ -96,7 +99,7 @@ func frontEndExitCodes() []ExitCode {
 		case "reboot-under-way":
 			c.Meaning = "Not finished: the installer started a restart of Windows (its exit code 1641); the server is out of service. Run the script again after the restart: it resumes after the installer and puts the server back in service."
 		case "reboot-required":
-			c.Meaning = "Not finished: the installer asks for a restart of Windows (its exit code 3010, or a reboot Windows reports after it); the server stays out of service. Restart Windows, then run the script again: it resumes after the installer, puts the server back in service and reads the pool."
+			c.Meaning = "Not finished: Windows must restart to finish the update (the installer's exit code 3010, or a restart Windows reports after it); the server stays out of service until then (a later run exits 3010 until Windows has restarted). Restart Windows, then run the script again: it puts the server back in service if the restart has not, and reads the pool; the recovery task, if registered, does it after the restart."
 		}
 		codes = append(codes, c)
 		if c.Name == "left-down" {
@@ -161,6 +164,17 @@ func frontEndShells(p Product) (string, string) {
 // script, then the read child's, then the pool's gates.
 func frontEndPreflight(p Product, f Facts) []Check {
 	checks := append(commonChecks(p, f), machineChecks(p)...)
+	// The Back End procedure's step numbers mean nothing here: the installer is this
+	// procedure's step 3 (Lync Server 2013: 2), the rest is beyond it.
+	for i := range checks {
+		checks[i].DocStep = 0
+		if checks[i].ID == "installer" {
+			checks[i].DocStep = 3
+			if !p.FailOver {
+				checks[i].DocStep = 2
+			}
+		}
+	}
 	if f.ServerFQDN != "" {
 		checks = append(checks, Check{ID: "server-identity", DocStep: 1,
 			Title:  "The script runs on the server it was generated for.",

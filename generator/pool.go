@@ -75,8 +75,9 @@ type PoolOrder struct {
 	Quorum  Quorum            `json:"quorum"`
 	// Waves are indexes into Members.
 	Waves [][]int `json:"waves"`
-	// ByDomain is true when the product updates by upgrade domain (Lync
-	// Server 2013); else one server at a time (failover and failback).
+	// ByDomain is true when the product's procedure goes by upgrade domain
+	// (Lync Server 2013, with its readiness gate per domain); else by
+	// failover and failback.
 	ByDomain bool `json:"by_domain"`
 	// Outage is true for a pool of one Front End Server, which no order
 	// keeps in service.
@@ -84,10 +85,13 @@ type PoolOrder struct {
 }
 
 // OrderPool computes the order of a pool's Front End Servers for a product:
-// Skype for Business Server, one server at a time (Microsoft's procedure
-// fails over one server, then fails it back); Lync Server 2013, by upgrade
-// domain in the topology's order, a domain split into several waves when
-// taking it down at once would break the pool's quorum.
+// one server at a time, upgrade domain by upgrade domain in the topology's
+// order, by their place in the pool within a domain. Skype for Business
+// Server's procedure fails over one server, then fails it back; Lync Server
+// 2013's patches an upgrade domain whose servers may go down together, but
+// each script reads the pool's gates just before its server leaves, which
+// another server of its domain already out would fail: one at a time keeps
+// the gates true.
 func OrderPool(p Product, pool string, machines []TopologyMachine) PoolOrder {
 	members := slices.Clone(machines)
 	slices.SortStableFunc(members, func(a, b TopologyMachine) int {
@@ -103,19 +107,11 @@ func OrderPool(p Product, pool string, machines []TopologyMachine) PoolOrder {
 		}
 	}
 	for _, d := range domains {
-		var wave []int
 		for i, m := range members {
 			if m.UpgradeDomain != d {
 				continue
 			}
-			if len(wave) > 0 && (!o.ByDomain || !o.Quorum.Holds(append(slices.Clone(wave), i))) {
-				o.Waves = append(o.Waves, wave)
-				wave = nil
-			}
-			wave = append(wave, i)
-		}
-		if len(wave) > 0 {
-			o.Waves = append(o.Waves, wave)
+			o.Waves = append(o.Waves, []int{i})
 		}
 	}
 	return o

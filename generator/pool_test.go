@@ -69,8 +69,8 @@ func TestPoolOrderKeepsQuorum(t *testing.T) {
 						t.Fatalf("%s: %v", name, err)
 					}
 					for _, wave := range o.Waves {
-						if !o.ByDomain && len(wave) != 1 {
-							t.Fatalf("%s: a failover wave of %d servers, want one at a time", name, len(wave))
+						if len(wave) != 1 {
+							t.Fatalf("%s: a wave of %d servers, want one at a time", name, len(wave))
 						}
 						if len(wave) > len(limit) {
 							t.Fatalf("%s: a wave of %d servers, more than the %d the quorum allows", name, len(wave), len(limit))

@@ -38,6 +38,10 @@ type Product struct {
 	// the server over and back (Skype for Business Server); Lync Server
 	// 2013's stops its services gracefully, by upgrade domain.
 	FailOver bool `json:"fail_over"`
+	// NoTwoServerPools is true for Skype for Business Server 2019, which
+	// does not support Enterprise Edition pools of two Front End Servers
+	// (Manage Front End Servers in Skype for Business Server).
+	NoTwoServerPools bool `json:"no_two_server_pools"`
 	// ReadinessCommand reads a pool's upgrade state on one of its Front
 	// End Servers (DOMAIN.md section 11; its reference pages).
 	ReadinessCommand string `json:"readiness_command"`
@@ -66,7 +70,7 @@ var products = map[string]Product{
 		SupportsMirroring: true,
 		ReleaseVersion:    "5.0.8308.0",
 		ReadinessCommand:  "Get-CsPoolUpgradeReadinessState",
-		FrontEndProcedure: "by upgrade domain: Get-CsPoolUpgradeReadinessState until the pool is Ready, then the servers of one upgrade domain (Stop-CsWindowsService -Graceful, the update, the restart), the next domain once the pool is Ready again",
+		FrontEndProcedure: "by upgrade domain: Get-CsPoolUpgradeReadinessState until the pool is Ready and the server's upgrade domain ready for upgrade, then Stop-CsWindowsService -Graceful, the update and the services started again, the next once the pool has been Ready for 20 minutes",
 		PatchLevelCheck:   `Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*' | Where-Object { $_.DisplayName -like '*Core Components*' } | Select-Object DisplayName, DisplayVersion`,
 	},
 	"sfb2015": {
@@ -97,6 +101,7 @@ var products = map[string]Product{
 		ReleaseVersion:        "7.0.2046.0",
 		FailOver:              true,
 		ReadinessCommand:      "Get-CsUpgradeDomainInfo",
+		NoTwoServerPools:      true,
 		FrontEndProcedure:     sfbFrontEndProcedure,
 		PatchLevelCheck:       "Get-CsServerPatchVersion",
 	},

@@ -135,6 +135,9 @@ type pool struct {
 	Name string
 	PoolOrder
 	Waves []wave
+	// Unsupported says why the product does not support a pool of this
+	// size; "" when it does.
+	Unsupported string
 	// Minutes is the estimate: one Front End Server's per wave.
 	Minutes int
 }
@@ -311,6 +314,9 @@ func (d *WindowDoc) pools(r WindowRow) ([]pool, error) {
 			return nil, err
 		}
 		v := pool{Name: name, PoolOrder: o, Minutes: len(o.Waves) * frontEndMinutes}
+		if p.NoTwoServerPools && len(o.Members) == 2 {
+			v.Unsupported = p.Name + " does not support Enterprise Edition pools of two Front End Servers (Microsoft, Manage Front End Servers): check the topology before the night."
+		}
 		for k, members := range o.Waves {
 			w := wave{Number: k + 1}
 			for _, i := range members {

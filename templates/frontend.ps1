@@ -182,8 +182,9 @@ function Get-ReadinessProblem {
 
 function Test-OutOfService {
     # $true when the server is already out of service, as this product's step leaves it; else,
-    # unless -NoGates (the verification), the pool's gates are read again, just before it
-    # leaves, and a gate that no longer holds stops the step before any change.
+    # in the child that takes it out (not with -NoGates, the verification, nor in a run that
+    # resumes an unfinished one), the pool's gates are read again, just before it leaves, and a
+    # gate that no longer holds stops the step before any change.
     param([switch]$NoGates)
     if ($OutOfServiceDisabled) {
         $frontEnd = @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' -and $_.Status -eq 'Stopped' -and $_.StartMode -eq 4 })
@@ -192,8 +193,10 @@ function Test-OutOfService {
     } elseif (Test-ServicesAre -Desired 'Stopped') {
         return $true
     }
-    if ($NoGates) { return $false }
-    $problem = Get-GateProblem -Fabric (Read-Gate 'fabric') -Readiness (Read-Gate 'readiness')
+    if ($NoGates -or -not $script:InShell -or $script:Resuming) { return $false }
+    # The upgrade state first: its Busy readings may take 20 minutes, the fabric state is read after.
+    $readiness = Read-Gate 'readiness'
+    $problem = Get-GateProblem -Fabric (Read-Gate 'fabric') -Readiness $readiness
     if ($problem) { throw ('The pool''s gates, read again just before this server leaves service: ' + $problem) }
     $false
 }
@@ -244,6 +247,11 @@ function Invoke-Window {
     $script:CurrentStep = 'Deciding what this run does'
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
     $script:Resume.UpdateInstalled = Test-InstallRecord
+    if (Test-HeldUntilRestart) {
+        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: Windows must restart first' }
+        Write-Warning 'An earlier run holds this server out of service until Windows restarts (the installer asked for it): restart Windows, then run this script again; it puts the server back in service and reads the pool.'
+        return $ExitCodes['reboot-required']
+    }
     if (Test-NothingToDo) {
         foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['UpdateInstalled']) }
         if ($WhatIfPreference) { return $ExitCodes['done'] }
@@ -266,8 +274,7 @@ function Invoke-Window {
     Invoke-Procedure -Steps $steps
     if ($script:RebootUnderWay -or $script:RebootRequired) {
         # The server stays out of service: the run after the restart puts it back.
-        Write-Warning ('The installer asks for a restart of Windows (exit code ' + $script:LastExit + '). This server stays out of service: restart Windows (if the installer has not), then run this script again; it resumes after the installer, puts the server back in service and reads the pool.')
-        if ($script:RecoveryRegistered) { Unregister-RecoveryTask }
+        Write-Warning ('Windows must restart to finish the update (the installer''s exit code ' + $script:LastExit + ', or a restart Windows reports). This server stays out of service: restart Windows (if the installer has not), then run this script again; it resumes after the installer, puts the server back in service and reads the pool. The recovery task, if registered, does it after the restart.')
         if ($script:RebootUnderWay) { return $ExitCodes['reboot-under-way'] }
         return $ExitCodes['reboot-required']
     }
@@ -282,7 +289,12 @@ function Restore-AfterFailure {
     if (-not $script:Changed) {
         Write-Host 'Nothing was changed.' -ForegroundColor Red
         if ($script:RecordedHere) { Clear-RunningBefore }
+        if (@(Get-LeftDown).Count -gt 0) { return $ExitCodes['left-down'] }
         return $ExitCodes['nothing-changed']
+    }
+    if ($script:RebootUnderWay -or $script:RebootRequired) {
+        Write-Host 'The server stays out of service until Windows restarts: restart it, then run this script again.' -ForegroundColor Red
+        return $ExitCodes['reboot-required']
     }
     $back = @($Procedure | Where-Object { $_.EndsDowntime })[0]
     $command = $back.Action.ToString().Trim()
@@ -311,7 +323,8 @@ function Invoke-RecoveryRestore {
         $script:InShell = $true
         & $StartManagementShell
         if (Test-InService) { return }
-        & $back.Action
+        # Its output is for the event log's reader, not a result: Test-InService decides.
+        & { $ErrorActionPreference = 'Continue'; & $back.Action 2>&1 } | Out-Null
         if (Test-InService) { return }
         $problem = $script:Detail
     } catch {

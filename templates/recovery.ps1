@@ -115,7 +115,8 @@ function Invoke-Recovery {
             $copy = Join-Path (Join-Path $env:ProgramFiles 'sfbpatch') ($Recovery.TaskName + '.ps1')
             Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
             if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne (Get-Text $saved 'RecoveryCopySha256')) { throw ($copy + ' is not the copy the run made.') }
-            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy)) { return 0 }
+            # A server held out of service until Windows restarts waits for the restart.
+            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy) -or (Test-HeldUntilRestart)) { return 0 }
             $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
             $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
             $manual = @(Invoke-RecoveryRestore)

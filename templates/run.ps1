@@ -90,6 +90,8 @@ function Invoke-Procedure {
         Enter-Step $step
         Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
         $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; W3svcWasRunning = $script:W3svcWasRunning; DatabaseReport = $DatabaseReport
+            Switches = @($BoundParameters.Keys | Where-Object { $BoundParameters[$_] -is [System.Management.Automation.SwitchParameter] -and $BoundParameters[$_].IsPresent })
+            Resuming = -not $script:RecordedHere
             DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
         try {
             $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
@@ -134,7 +136,10 @@ function Invoke-Run {
             Write-Host 'Preflight failed; this run changed nothing:' -ForegroundColor Red
             foreach ($failure in $failures) { Write-Host ('  - ' + $failure) -ForegroundColor Red }
             $exitCode = $ExitCodes['nothing-changed']
-            if ($leftDown.Count -gt 0) {
+            if ($script:StillRunning) {
+                Write-Host ('What to do: ' + $script:StillRunning + ' Wait until it ends, then run the script again.') -ForegroundColor Red
+                $exitCode = $ExitCodes['still-running']
+            } elseif ($leftDown.Count -gt 0) {
                 Write-Host ('An earlier run left these services stopped: ' + ($leftDown -join ', ') + '. Fix the problems above and run the script again, or start them with Start-Service.') -ForegroundColor Red
                 $exitCode = $ExitCodes['left-down']
             }
@@ -170,10 +175,11 @@ function Invoke-Run {
         foreach ($stream in @($script:InstallerStream, $script:ScriptStream)) { if ($stream) { $stream.Dispose() } }
         Remove-ItemProperty -LiteralPath $LockKey -Name 'Holder' -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false
         # The recovery task stays for a run stopped at a bound (what it waits for still runs), one
-        # that ended while Windows restarts, and one that was stopped. Else this run removes its
+        # that ended while Windows restarts or holds the server out until it does (the task acts
+        # after the restart), and one that was stopped. Else this run removes its
         # own, and an earlier run's once this run changed something or nothing recorded is down:
         # it would act against what this run left.
-        if ($script:Completed -and -not $script:StillRunning -and -not $script:RebootUnderWay -and -not $WhatIfPreference -and
+        if ($script:Completed -and -not $script:StillRunning -and -not $script:RebootUnderWay -and -not $WhatIfPreference -and -not (Test-HeldUntilRestart) -and
             ($script:RecoveryRegistered -or (($script:Changed -or @(Get-LeftDown).Count -eq 0) -and (Test-RecoveryTask)))) { Unregister-RecoveryTask }
         # A child still running at its bound keeps its folder.
         if ($script:RunFolder -and -not $script:StillRunning) { Remove-Item -LiteralPath $script:RunFolder -Recurse -Force -ErrorAction SilentlyContinue -Confirm:$false -WhatIf:$false }
@@ -211,7 +217,7 @@ $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $DoneWithWarning = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
+$Changed = $Resuming = $DoneWithWarning = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
 $LastOutput = $LastErrors = $LastWarnings = $Deferred = $Disagreements = @()

@@ -216,6 +216,9 @@ function Invoke-Phase {
     $script:InShell = $true
     $script:RunningBefore = @($request.RunningBefore | Where-Object { $_ })
     $script:W3svcWasRunning = [bool]$request.W3svcWasRunning
+    $script:Resuming = [bool]$request.Resuming
+    # The run's switches, as Test-Switch reads them in this process too.
+    foreach ($name in @($request.Switches | Where-Object { $_ })) { $BoundParameters[$name] = [switch]$true }
     $script:DatabaseReport = $request.DatabaseReport
     $script:DowntimeStart = $request.DowntimeStart
     $exit = 0
