@@ -66,8 +66,10 @@ type WindowRow struct {
 	// runs with -DatabaseOnly from an updated Front End Server of its pools.
 	Enterprise bool
 	// FrontEnd is true for a Front End Server of a pool, whose script runs
-	// in its pool's order, before its Back End's database step.
+	// in its pool's order, before its Back End's database step; PoolFQDN
+	// is its pool.
 	FrontEnd  bool
+	PoolFQDN  string
 	SQLServer string
 	// TargetVersion is the fact, "" when not given.
 	TargetVersion string
@@ -110,7 +112,7 @@ func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, s
 		BoundMinutes: 3*shellMinutes + installerMinutes,
 	}
 	if p.FrontEnd {
-		r.Enterprise, r.Step11, r.FrontEnd = false, "", true
+		r.Enterprise, r.Step11, r.FrontEnd, r.PoolFQDN = false, "", true, p.Facts.PoolFQDN
 		r.EstimateMinutes = frontEndMinutes
 		// The read child, the child that takes it out, the installer, the child
 		// that puts it back, and the read of the pool after it.
@@ -247,9 +249,12 @@ func (d *WindowDoc) Close() error {
 		DatabaseOnlyMinutes        int
 		ScriptFolder               string
 		BackEnds                   []backEnd
-		Standard, All              []WindowRow
-		TotalMinutes               int
-		FrontEndTotal              int
+		// Pools are those of the Front End Servers the inventory lists as
+		// rows of their own.
+		Pools         []pool
+		Standard, All []WindowRow
+		TotalMinutes  int
+		FrontEndTotal int
 		// PatchLevelChecks are the products' commands, each once.
 		PatchLevelChecks []string
 	}{Version: d.version, WarnMinutes: warnMinutes, BudgetMinutes: budgetMinutes, FrontEndMinutes: frontEndMinutes,
@@ -270,7 +275,7 @@ func (d *WindowDoc) Close() error {
 		view.TotalMinutes += r.EstimateMinutes
 		r.Step = len(view.BackEnds) + 1
 		b := backEnd{WindowRow: r, FrontEndCount: len(r.FrontEnds)}
-		pools, err := d.pools(r)
+		pools, err := d.pools(r.ProductKey, r.FrontEnds)
 		if err != nil {
 			return err
 		}
@@ -281,6 +286,40 @@ func (d *WindowDoc) Close() error {
 		view.TotalMinutes += b.FrontEndMinutes
 		view.FrontEndTotal += b.FrontEndMinutes
 		view.BackEnds = append(view.BackEnds, b)
+	}
+	// Front End Servers the inventory lists as rows of their own, outside any Back End's
+	// front_ends: their pools, in inventory order, before every Back End.
+	placed := map[string]bool{}
+	for _, b := range view.BackEnds {
+		for _, m := range b.FrontEnds {
+			placed[strings.ToLower(m.Fqdn)] = true
+		}
+	}
+	var loose []TopologyMachine
+	productOf := map[string]string{}
+	for _, r := range d.rows {
+		if r.FrontEnd && !placed[strings.ToLower(r.ServerFQDN)] {
+			loose = append(loose, TopologyMachine{Fqdn: r.ServerFQDN, Pool: r.PoolFQDN})
+			productOf[r.PoolFQDN] = r.ProductKey
+		}
+	}
+	for _, m := range loose {
+		if slices.ContainsFunc(view.Pools, func(p pool) bool { return p.Name == m.Pool }) {
+			continue
+		}
+		var members []TopologyMachine
+		for _, n := range loose {
+			if n.Pool == m.Pool {
+				members = append(members, n)
+			}
+		}
+		pools, err := d.pools(productOf[m.Pool], members)
+		if err != nil {
+			return err
+		}
+		view.Pools = append(view.Pools, pools...)
+		view.TotalMinutes += pools[0].Minutes
+		view.FrontEndTotal += pools[0].Minutes
 	}
 	for i := range view.Standard {
 		view.Standard[i].Step = len(view.BackEnds) + i + 1
@@ -293,10 +332,10 @@ func (d *WindowDoc) Close() error {
 
 // pools orders the Front End Servers of a Back End's pools, pool by pool in
 // topology order, each pool's order proved against its quorum.
-func (d *WindowDoc) pools(r WindowRow) ([]pool, error) {
-	p, _ := LookupProduct(r.ProductKey)
+func (d *WindowDoc) pools(productKey string, frontEnds []TopologyMachine) ([]pool, error) {
+	p, _ := LookupProduct(productKey)
 	var names []string
-	for _, m := range r.FrontEnds {
+	for _, m := range frontEnds {
 		if !slices.Contains(names, m.Pool) {
 			names = append(names, m.Pool)
 		}
@@ -304,7 +343,7 @@ func (d *WindowDoc) pools(r WindowRow) ([]pool, error) {
 	var pools []pool
 	for _, name := range names {
 		var machines []TopologyMachine
-		for _, m := range r.FrontEnds {
+		for _, m := range frontEnds {
 			if m.Pool == name {
 				machines = append(machines, m)
 			}
