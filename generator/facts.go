@@ -63,6 +63,12 @@ const (
 // IsFrontEnd tells whether the facts are a Front End Server's.
 func (f Facts) IsFrontEnd() bool { return f.Role == RoleFrontEnd }
 
+// roleKnown tells whether the role is one sfbpatch knows: the facts that
+// depend on it are judged only then.
+func (f Facts) roleKnown() bool {
+	return f.Role == "" || f.Role == RoleBackEnd || f.Role == RoleFrontEnd
+}
+
 // DefaultProduct is used when neither a flag nor a facts file names one.
 const DefaultProduct = "sfb2015"
 
@@ -158,12 +164,14 @@ var Fields = []Field{
 		text:         func(f *Facts) *string { return &f.PoolFQDN },
 		validate: func(f Facts) string {
 			switch {
+			case !f.roleKnown():
+				return ""
 			case f.IsFrontEnd() && f.PoolFQDN == "":
 				return "required with role frontend (the Front End pool, e.g. pool01.contoso.com)"
 			case !f.IsFrontEnd() && f.PoolFQDN != "":
 				return "allowed with role frontend only (a Back End's script finds its pools itself)"
 			case f.PoolFQDN != "":
-				return checkFQDN(f.PoolFQDN)
+				return strings.ReplaceAll(checkFQDN(f.PoolFQDN), "sql01.contoso.com", "pool01.contoso.com")
 			}
 			return ""
 		},
@@ -171,14 +179,14 @@ var Fields = []Field{
 			return "The pool whose gates the script reads before it changes anything, and again before it ends."
 		}},
 	{Key: "sql_server_fqdn", Flag: "--sql-server-fqdn", Label: "SQL Server FQDN", Kind: KindFQDN, backEndOnly: true,
-		FlagHelp:     "FQDN of the Back End SQL Server. Required with enterprise; an error with standard.",
+		FlagHelp:     "FQDN of the Back End SQL Server. Required with enterprise (role backend); an error with standard or role frontend.",
 		Variable:     "SqlServerFqdn",
 		VariableHelp: "The Back End SQL Server (--sql-server-fqdn); $null on a Standard Edition server.",
 		text:         func(f *Facts) *string { return &f.SQLServerFQDN },
 		validate: func(f Facts) string {
 			ed, ok := LookupEdition(f.Edition)
 			switch {
-			case !ok:
+			case !ok || !f.roleKnown():
 				return ""
 			case f.IsFrontEnd() && f.SQLServerFQDN != "":
 				return "not allowed with role frontend (a Front End Server updates no database: its Back End's script does, with -DatabaseOnly)"

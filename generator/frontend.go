@@ -46,7 +46,7 @@ func frontEndPlanOf(f Facts) Plan {
 			WarnMessage:   fmt.Sprintf("This Front End Server has been out of service for %d minutes: the pool serves its users with one server fewer until it is back.", frontEndWarnMinutes),
 			BudgetMessage: fmt.Sprintf("This Front End Server has been out of service for %d minutes, beyond the night's estimate: the next server of the pool must wait until it is back.", frontEndBudgetMinutes)},
 		Parameters: frontEndParameters(p, f),
-		ExitCodes:  frontEndExitCodes(),
+		ExitCodes:  frontEndExitCodes(p),
 	}
 	plan.FactTable = factTable(p, ed, f)
 	plan.Variables = variables(f)
@@ -56,7 +56,7 @@ func frontEndPlanOf(f Facts) Plan {
 	plan.Children = frontEndChildren(p)
 	plan.Window = window(plan.Steps)
 	plan.Recovery = recovery
-	plan.Recovery.Restores = "While no run holds the machine's mutex and neither the installer nor the child the run recorded still runs: imports the module and runs the step that puts the server back in service (" +
+	plan.Recovery.Restores = "While no run holds the machine's mutex, neither the installer nor the child the run recorded still runs, and no restart of Windows is pending (a server held out of service for the restart waits for it, the task kept meanwhile): imports the module and runs the step that puts the server back in service (" +
 		plan.Steps[len(plan.Steps)-1].Commands[0] + "), then writes an event (Application log, source sfbpatch) and removes itself. " +
 		"If that fails (the task runs as SYSTEM, which the product may not accept), the event names the command to run. It runs a copy of the script in a folder owned by Administrators that only Administrators and SYSTEM can open."
 	plan.Recovery.Description = "sfbpatch: puts this Front End Server back in service if a run ended without doing so. Removed when the run ends."
@@ -82,7 +82,7 @@ func numberSteps(steps []Step) {
 
 // frontEndExitCodes are the Back End's, less those of the database step,
 // with the pool's own.
-func frontEndExitCodes() []ExitCode {
+func frontEndExitCodes(p Product) []ExitCode {
 	var codes []ExitCode
 	for _, c := range exitCodes {
 		switch c.Name {
@@ -93,7 +93,7 @@ func frontEndExitCodes() []ExitCode {
 		case "restored":
 			c.Meaning = "A step failed once the window had begun (a change may have been made); the server is back in service (" + "the step that ends the window ran again)."
 		case "still-running":
-			c.Meaning = "The installer or a fresh Windows PowerShell (a failover, a failback or a reading of the pool) was still running at its bound: it was left running, and so was the server as it was. Wait until it ends, then run the script again; the recovery task, if registered, puts the server back in service once it has ended (it looks every 15 minutes for a day)."
+			c.Meaning = "The installer or a fresh Windows PowerShell (the " + outAndBack(p) + ", or a reading of the pool) was still running at its bound: it was left running, and so was the server as it was. Wait until it ends, then run the script again; the recovery task, if registered, puts the server back in service once it has ended and no restart of Windows is pending (it looks every 15 minutes for a day)."
 		case "manual-action":
 			c.Meaning = "A step failed and the server is not back in service (putting it back failed, or -LeaveServicesStopped): manual action needed, named."
 		case "reboot-under-way":
@@ -103,7 +103,11 @@ func frontEndExitCodes() []ExitCode {
 		}
 		codes = append(codes, c)
 		if c.Name == "left-down" {
-			codes = append(codes, ExitCode{Code: 8, Name: "not-settled", Meaning: "Done, and the server is back in service, but Get-CsPoolFabricState still reports missing replicas (or cannot be read) 30 minutes later: the next server of the pool must not go down until it reports none."})
+			settled := "Get-CsPoolFabricState still reports missing replicas (or cannot be read) 30 minutes later"
+			if !p.FailOver {
+				settled += ", or the pool was not Ready for 20 minutes within 45"
+			}
+			codes = append(codes, ExitCode{Code: 8, Name: "not-settled", Meaning: "Done, and the server is back in service, but " + settled + ": the next server of the pool must not go down until it has settled."})
 		}
 	}
 	return codes
@@ -126,13 +130,16 @@ func frontEndParameters(p Product, f Facts) []Parameter {
 		case "LogDirectory":
 			param.Help = `Folder for the transcript. Default: $env:ProgramData\sfbpatch.`
 		case "Force":
-			param.Help = "Turns the failures of the group-membership check, of the open-Management-Shell check and of a pool upgrade state the script cannot read into warnings. It never reaches Invoke-CsComputerFailOver, whose -Force skips the pool's capacity check."
+			param.Help = "Turns the failures of the group-membership check, of the open-Management-Shell check and of a pool upgrade state the script cannot read into warnings; never a pool that is not ready."
+			if p.FailOver {
+				param.Help += " It never reaches Invoke-CsComputerFailOver, whose -Force skips the pool's capacity check."
+			}
 		case "LeaveServicesStopped":
 			param.Help = "When a step fails, leaves the server out of service instead of putting it back."
 		case "ShellTimeoutMinutes":
 			param.Default = strconv.Itoa(frontEndShellMinutes)
 			param.Range = []int{frontEndShellFloor, 1440}
-			param.Help = fmt.Sprintf("Bound on the wait for each fresh Windows PowerShell the script starts (the failover, the failback and the pool's reads), in minutes (default %d). At the bound it is left running and the run ends with exit code 6.", frontEndShellMinutes)
+			param.Help = fmt.Sprintf("Bound on the wait for each fresh Windows PowerShell the script starts (the pool's reads, the %s), in minutes (default %d, at least %d). At the bound it is left running and the run ends with exit code 6.", outAndBack(p), frontEndShellMinutes, frontEndShellFloor)
 		case "RecoveryTask":
 			param.Help = "Registers the recovery task for an interactive run too (-Unattended always does): a task of SYSTEM that puts the server back in service if the run ends without doing so."
 		}
@@ -149,6 +156,15 @@ func frontEndChildren(p Product) []Child {
 		{Phase: out, InWindow: true, Purpose: "Imports the module, then takes the server out of service."},
 		{Phase: back, InWindow: true, Purpose: "After the installer: imports the updated module, then puts the server back in service."},
 	}
+}
+
+// outAndBack names the product's steps that take a server out of service
+// and put it back.
+func outAndBack(p Product) string {
+	if p.FailOver {
+		return "failover and the failback"
+	}
+	return "graceful stop and the start of the services"
 }
 
 // frontEndShells are the phases of the children that take the server out
@@ -168,6 +184,12 @@ func frontEndPreflight(p Product, f Facts) []Check {
 	// procedure's step 3 (Lync Server 2013: 2), the rest is beyond it.
 	for i := range checks {
 		checks[i].DocStep = 0
+		switch checks[i].ID {
+		case "log-directory":
+			checks[i].Title = "The folder -LogDirectory exists or can be created (for Administrators and SYSTEM only), no one else can write in it, and this account can: the transcript goes there."
+		case "no-open-shell":
+			checks[i].Remedy = "Close every Management Shell window and every process listed; -Force runs anyway."
+		}
 		if checks[i].ID == "installer" {
 			checks[i].DocStep = 3
 			if !p.FailOver {
@@ -176,7 +198,7 @@ func frontEndPreflight(p Product, f Facts) []Check {
 		}
 	}
 	if f.ServerFQDN != "" {
-		checks = append(checks, Check{ID: "server-identity", DocStep: 1,
+		checks = append(checks, Check{ID: "server-identity",
 			Title:  "The script runs on the server it was generated for.",
 			Test:   "Get-ServerIdentityProblem",
 			Remedy: "Run the script on the server named in $ExpectedServerFqdn, or generate a script for this server."})
@@ -285,7 +307,7 @@ func frontEndSteps(p Product, f Facts) []Step {
 var frontEndResume = []ResumeCase{
 	{ServicesBack: true, Why: "No success of this installer is recorded: the run carries out the whole procedure, after the pool's gates."},
 	{Why: "An earlier run took the server out of service and did not finish: the gates are not read again (the server is already out); the run carries out the procedure, each step testing its state first."},
-	{InstallerDone: true, Why: "The installer succeeded in an earlier run: the run puts the server back in service and reads the pool; it takes nothing out of service."},
+	{InstallerDone: true, Why: "The installer succeeded in an earlier run: once Windows has restarted, if the update asked for it (until then a run exits 3010 and changes nothing), the run puts the server back in service and reads the pool; it takes nothing out of service."},
 	{InstallerDone: true, ServicesBack: true, Why: "Nothing to do: the run reads the pool's fabric state and reports it."},
 }
 
@@ -295,8 +317,8 @@ func NextServerAdvice(p Product) string {
 	if p.FailOver {
 		return "The next Front End Server of the pool may be updated now, one at a time."
 	}
-	return "Before the next upgrade domain: wait until Get-CsPoolUpgradeReadinessState has reported Ready for 20 minutes (the timer starts again when it is not Ready), " +
-		"and check with Get-CsPoolFabricState that every routing group kept a primary and at least one secondary (Microsoft's recommendation)."
+	return "The pool has been Ready for 20 minutes (Microsoft's recommendation before the next upgrade domain): the next Front End Server may be updated now, one at a time. " +
+		"Microsoft also advises checking with Get-CsPoolFabricState that every routing group kept a primary and at least one secondary."
 }
 
 // frontEndSource is the product's Front End procedure, by name.

@@ -56,8 +56,13 @@ var InventoryDefaults = []string{"product", "update_path", "update_sha256", "tar
 func ValidateDefaults(d Facts) Problems {
 	f := Facts{Edition: EditionStandard}
 	applyDefaults(&f, d)
+	// Without --product the rows name theirs: a target version is checked against each row's.
 	if f.Product == "" {
 		f.Product = DefaultProduct
+		if problem := checkVersion(f.TargetVersion); f.TargetVersion != "" && problem != "" {
+			return Problems{{Field: "target_version", Message: problem}}
+		}
+		f.TargetVersion = ""
 	}
 	var ps Problems
 	for _, p := range Validate(f) {

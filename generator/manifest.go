@@ -93,7 +93,9 @@ func manifestOf(p Plan) []ManifestEntry {
 	}
 	installed := ManifestEntry{What: "The installer's success, by its SHA-256: a later run resumes after it.", Command: records + `\InstalledUpdates: <SHA-256>`, Covers: []string{"New-Item", "New-ItemProperty"}}
 	if p.FrontEnd {
-		add(ModeWhole, busy, installed)
+		add(ModeWhole, busy, installed,
+			ManifestEntry{What: "When Windows must restart after the installer (3010, 1641, or a restart Windows reports): a volatile key, which Windows does not keep across the restart, and its mark in the run state: the server stays out of service, for a later run and the recovery task, until Windows has restarted.",
+				Command: records + `\UntilRestart (volatile); ` + records + `\RunState: HeldUntilRestart`, Covers: []string{"CreateSubKey", "New-ItemProperty"}})
 	} else {
 		add(ModeWhole, busy, installed, databaseRecord, report)
 	}

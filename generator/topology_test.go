@@ -216,7 +216,7 @@ func nightOf(t *testing.T, topology Topology) []byte {
 		t.Fatal(err)
 	}
 	number := 0
-	seen := map[string]bool{}
+	seen := ServerLines{}
 	err = ReadInventory(csv.Bytes(), Facts{}, func(r Row) error {
 		servers, err := RowServers(r, seen)
 		if err != nil {

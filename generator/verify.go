@@ -255,7 +255,8 @@ func DiffFacts(want, got Facts) []string {
 		if field.Kind == KindBool {
 			w, g = strconv.FormatBool(want.CollocatedStores), strconv.FormatBool(got.CollocatedStores)
 		}
-		if w != g {
+		// DNS names are the same in any case.
+		if w != g && !(field.Kind == KindFQDN && strings.EqualFold(w, g)) {
 			diffs = append(diffs, fmt.Sprintf("%s: approved %s, the script's %s", field.Key, shownFact(w), shownFact(g)))
 		}
 	}

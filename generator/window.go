@@ -158,23 +158,42 @@ type frontEnd struct {
 	Script *WindowRow
 }
 
+// ServerLines are the servers of an inventory so far, by FQDN in lower
+// case: the line each came from, and whether from a row's front_ends.
+type ServerLines map[string]ServerLine
+
+// ServerLine is where a server of an inventory came from.
+type ServerLine struct {
+	Line          int
+	FromFrontEnds bool
+}
+
 // RowServers are the servers an inventory row gives a batch: its own, then
 // the Front End Servers of its pools (FrontEndFacts), each once in a batch
-// (seen holds the FQDNs in lower case so far). A Front End Server's facts
-// that do not validate are problems of the row's front_ends column.
-func RowServers(r Row, seen map[string]bool) ([]Facts, error) {
+// (seen holds those so far). A Front End Server named by two rows'
+// front_ends is taken once; one that is also a row of its own is a problem,
+// as are a Front End Server's facts that do not validate.
+func RowServers(r Row, seen ServerLines) ([]Facts, error) {
 	var fs []Facts
 	var ps Problems
-	for i, f := range append([]Facts{r.Facts}, FrontEndFacts(r)...) {
+	own := strings.ToLower(r.Facts.ServerFQDN)
+	if at, ok := seen[own]; ok && at.FromFrontEnds {
+		ps = append(ps, Problem{Line: r.Line, Field: "server_fqdn", Message: fmt.Sprintf("%s is also in the front_ends of line %d: give it once, as a row or in front_ends", r.Facts.ServerFQDN, at.Line)})
+	} else if !ok {
+		seen[own] = ServerLine{Line: r.Line}
+		fs = append(fs, r.Facts)
+	}
+	for _, f := range FrontEndFacts(r) {
 		name := strings.ToLower(f.ServerFQDN)
-		if seen[name] {
+		if at, ok := seen[name]; ok {
+			if !at.FromFrontEnds {
+				ps = append(ps, Problem{Line: r.Line, Field: "front_ends", Message: fmt.Sprintf("%s is also a row of its own (line %d): give it once, as a row or in front_ends", f.ServerFQDN, at.Line)})
+			}
 			continue
 		}
-		seen[name] = true
-		if i > 0 {
-			for _, p := range Validate(f) {
-				ps = append(ps, Problem{Line: r.Line, Field: "front_ends", Message: f.ServerFQDN + ": " + p.Field + ": " + p.Message})
-			}
+		seen[name] = ServerLine{Line: r.Line, FromFrontEnds: true}
+		for _, p := range Validate(f) {
+			ps = append(ps, Problem{Line: r.Line, Field: "front_ends", Message: f.ServerFQDN + ": " + p.Field + ": " + p.Message})
 		}
 		fs = append(fs, f)
 	}
@@ -194,6 +213,10 @@ func FrontEndFacts(r Row) []Facts {
 	}
 	var fs []Facts
 	for _, m := range r.FrontEnds {
+		// A pool whose only server holds its own user store is the row's own script.
+		if strings.EqualFold(m.Fqdn, r.Facts.ServerFQDN) {
+			continue
+		}
 		fs = append(fs, Facts{Product: r.Facts.Product, Edition: EditionEnterprise, Role: RoleFrontEnd, PoolFQDN: m.Pool, ServerFQDN: m.Fqdn,
 			UpdatePath: r.Facts.UpdatePath, UpdateSHA256: r.Facts.UpdateSHA256, TargetVersion: r.Facts.TargetVersion})
 	}
@@ -218,7 +241,12 @@ type WindowDoc struct {
 	rows    []WindowRow
 	// frontEnds are the Front End Servers' rows, by FQDN in lower case.
 	frontEnds map[string]*WindowRow
+	warnings  []string
 }
+
+// Warnings are what window.md says the administrator must plan apart, for
+// standard error; complete once Close has run.
+func (d *WindowDoc) Warnings() []string { return d.warnings }
 
 // NewWindowDoc starts window.md.
 func NewWindowDoc(w io.Writer, version string) (*WindowDoc, error) {
@@ -300,6 +328,9 @@ func (d *WindowDoc) Close() error {
 	for _, r := range d.rows {
 		if r.FrontEnd && !placed[strings.ToLower(r.ServerFQDN)] {
 			loose = append(loose, TopologyMachine{Fqdn: r.ServerFQDN, Pool: r.PoolFQDN})
+			if other, ok := productOf[r.PoolFQDN]; ok && other != r.ProductKey {
+				return Problem{Field: "pool_fqdn", Message: fmt.Sprintf("%s: its Front End Servers are of two products (%s, %s): a pool is one product", r.PoolFQDN, other, r.ProductKey)}
+			}
 			productOf[r.PoolFQDN] = r.ProductKey
 		}
 	}
@@ -353,6 +384,11 @@ func (d *WindowDoc) pools(productKey string, frontEnds []TopologyMachine) ([]poo
 			return nil, err
 		}
 		v := pool{Name: name, PoolOrder: o, Minutes: len(o.Waves) * frontEndMinutes}
+		if o.Outage {
+			// Its script refuses it: not in the night's estimate.
+			v.Minutes = 0
+			d.warnings = append(d.warnings, fmt.Sprintf("pool %s has one Front End Server: its script's gates refuse to take it down; window.md says to plan it apart", name))
+		}
 		if p.NoTwoServerPools && len(o.Members) == 2 {
 			v.Unsupported = p.Name + " does not support Enterprise Edition pools of two Front End Servers (Microsoft, Manage Front End Servers): check the topology before the night."
 		}

@@ -6,6 +6,7 @@ function Initialize-Role {
     # The SQL Server of doc step 11 (this computer on a Standard Edition server) and the
     # Install-CsDatabase report. A restart the installer asks for (3010) waits until the end.
     $script:HoldForReboot = $false
+    $script:LeftDownRemedy = 'start them with Start-Service.'
     if (-not $script:DatabaseServer) { $script:DatabaseServer = $HostFqdn }
     $script:DatabaseReport = [System.IO.Path]::Combine($LogDirectory, 'Install-CsDatabase-' + $env:COMPUTERNAME + '-' + $RunStamp + '.html')
 }
@@ -18,6 +19,12 @@ function Send-ServerState {
     Send-Result 'version' @{ Version = [string](Get-CoreVersion) }
     if ($Request.Pool) { Send-PoolDatabaseServer }
     if ($MirrorStateCommand) { Send-MirrorState }
+}
+
+function Test-HeldUntilRestart {
+    # A Back End or Standard Edition server is never held out of service for a restart: the
+    # run ends with 3010 and its services back.
+    $false
 }
 
 function Invoke-RecoveryRestore {

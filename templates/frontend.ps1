@@ -9,7 +9,32 @@ function Initialize-Role {
     # A restart the installer asks for (3010) comes before the server returns to service.
     $script:DatabaseOnly = $false
     $script:HoldForReboot = $true
-    $script:GatesSkipped = $false
+    $back = @($Procedure | Where-Object { $_.EndsDowntime })[0]
+    $script:LeftDownRemedy = 'put the server back in service with: ' + $back.Action.ToString().Trim()
+}
+
+$RestartKey = 'SOFTWARE\sfbpatch\UntilRestart'
+
+function Set-HeldUntilRestart {
+    # Holds this server out of service until Windows restarts: a volatile registry key, which
+    # Windows does not keep across a restart, and its mark in the run state. A key that cannot
+    # be made holds it while Windows reports a pending reboot.
+    try {
+        $key = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey($RestartKey, [Microsoft.Win32.RegistryKeyPermissionCheck]::ReadWriteSubTree, [Microsoft.Win32.RegistryOptions]::Volatile)
+        $key.Dispose()
+        Set-RunStateValue -Name 'HeldUntilRestart' -Value 'key'
+    } catch {
+        Write-Warning ('The hold until the restart is kept by the pending reboot only: ' + $_.Exception.Message)
+        Set-RunStateValue -Name 'HeldUntilRestart' -Value 'marker'
+    }
+}
+
+function Test-HeldUntilRestart {
+    # A run held this server out of service until Windows restarts, and Windows has not
+    # restarted since: the volatile key is still there (or, without it, a reboot is pending).
+    $held = Get-Text (Get-RunState) 'HeldUntilRestart'
+    if ($held -eq 'key') { return (Test-Path -LiteralPath ('HKLM:\' + $RestartKey)) }
+    $held -eq 'marker' -and @(Get-PendingRebootMarker).Count -gt 0
 }
 
 function Read-FabricState {
@@ -126,7 +151,7 @@ function Send-Settled {
     $deadline = [DateTime]::UtcNow.AddMinutes(45)
     $readySince = $null
     while ([DateTime]::UtcNow -lt $deadline) {
-        $state = Get-Text (@(& $ReadinessCommand)[0]) 'PoolUpgradeState'
+        try { $state = Get-Text (@(& $ReadinessCommand)[0]) 'PoolUpgradeState' } catch { $state = 'unreadable (' + $_.Exception.Message + ')' }
         if ($state -ne 'Ready') { $readySince = $null } elseif ($null -eq $readySince) { $readySince = [DateTime]::UtcNow }
         if ($readySince -and ([DateTime]::UtcNow - $readySince).TotalMinutes -ge 20) { break }
         Write-Host ('The pool is ' + $state + ': asked again in 1 minute (Ready for 20 minutes is needed).')
@@ -182,9 +207,9 @@ function Get-ReadinessProblem {
 
 function Test-OutOfService {
     # $true when the server is already out of service, as this product's step leaves it; else,
-    # in the child that takes it out (not with -NoGates, the verification, nor in a run that
-    # resumes an unfinished one), the pool's gates are read again, just before it leaves, and a
-    # gate that no longer holds stops the step before any change.
+    # in the child that takes it out (not with -NoGates, the verification, nor when preflight
+    # found the server already out after an earlier run), the pool's gates are read again, just
+    # before it leaves, and a gate that no longer holds stops the step before any change.
     param([switch]$NoGates)
     if ($OutOfServiceDisabled) {
         $frontEnd = @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' -and $_.Status -eq 'Stopped' -and $_.StartMode -eq 4 })
@@ -193,7 +218,7 @@ function Test-OutOfService {
     } elseif (Test-ServicesAre -Desired 'Stopped') {
         return $true
     }
-    if ($NoGates -or -not $script:InShell -or $script:Resuming) { return $false }
+    if ($NoGates -or -not $script:InShell -or $script:GatesSkipped) { return $false }
     # The upgrade state first: its Busy readings may take 20 minutes, the fabric state is read after.
     $readiness = Read-Gate 'readiness'
     $problem = Get-GateProblem -Fabric (Read-Gate 'fabric') -Readiness $readiness
@@ -274,6 +299,7 @@ function Invoke-Window {
     Invoke-Procedure -Steps $steps
     if ($script:RebootUnderWay -or $script:RebootRequired) {
         # The server stays out of service: the run after the restart puts it back.
+        Set-HeldUntilRestart
         Write-Warning ('Windows must restart to finish the update (the installer''s exit code ' + $script:LastExit + ', or a restart Windows reports). This server stays out of service: restart Windows (if the installer has not), then run this script again; it resumes after the installer, puts the server back in service and reads the pool. The recovery task, if registered, does it after the restart.')
         if ($script:RebootUnderWay) { return $ExitCodes['reboot-under-way'] }
         return $ExitCodes['reboot-required']
@@ -293,6 +319,7 @@ function Restore-AfterFailure {
         return $ExitCodes['nothing-changed']
     }
     if ($script:RebootUnderWay -or $script:RebootRequired) {
+        Set-HeldUntilRestart
         Write-Host 'The server stays out of service until Windows restarts: restart it, then run this script again.' -ForegroundColor Red
         return $ExitCodes['reboot-required']
     }
@@ -329,6 +356,7 @@ function Invoke-RecoveryRestore {
         $problem = $script:Detail
     } catch {
         $problem = $_.Exception.Message
+        try { if (Test-InService) { return } } catch { Write-Host $_.Exception.Message }
     }
     $back.Action.ToString().Trim() + ' (' + $problem + ')'
 }

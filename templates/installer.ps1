@@ -80,11 +80,8 @@ function Test-InstallResult {
     $script:RebootUnderWay = $script:LastExit -eq 1641
     Set-RecordValue -Key $InstallRecordKey -Name (Open-Installer) -Value $UpdatePath
     # A role that waits for the restart (a Front End Server) also waits when Windows reports
-    # one after the installer, and records the boot it waits for the end of.
-    if ($HoldForReboot -and ($script:RebootRequired -or $script:RebootUnderWay -or @(Get-PendingRebootMarker).Count -gt 0)) {
-        $script:RebootRequired = -not $script:RebootUnderWay
-        Set-RunStateValue -Name 'HeldUntilRestart' -Value (Get-BootTime)
-    }
+    # one after the installer.
+    if ($HoldForReboot -and -not $script:RebootUnderWay -and @(Get-PendingRebootMarker).Count -gt 0) { $script:RebootRequired = $true }
     $true
 }
 

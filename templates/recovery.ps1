@@ -116,7 +116,9 @@ function Invoke-Recovery {
             Assert-ProtectedFolder -Folder (Split-Path -Parent $copy)
             if ((Get-Sha256 ([System.IO.File]::ReadAllBytes($copy))) -ne (Get-Text $saved 'RecoveryCopySha256')) { throw ($copy + ' is not the copy the run made.') }
             # A server held out of service until Windows restarts waits for the restart.
-            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy) -or (Test-HeldUntilRestart)) { return 0 }
+            # A role that holds for a restart (a Front End Server) also waits while Windows reports
+            # one: an installer the run left at its bound may have asked for it.
+            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy) -or (Test-HeldUntilRestart) -or ($HoldForReboot -and @(Get-PendingRebootMarker).Count -gt 0)) { return 0 }
             $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
             $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
             $manual = @(Invoke-RecoveryRestore)

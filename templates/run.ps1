@@ -91,7 +91,7 @@ function Invoke-Procedure {
         Write-Status ('A fresh Windows PowerShell (-Phase ' + $step.Shell + ') imports the module for: ' + (@($group | ForEach-Object { $_.Label }) -join ', '))
         $request = @{ Steps = @($group | ForEach-Object { $_.Id }); RunningBefore = $script:RunningBefore; W3svcWasRunning = $script:W3svcWasRunning; DatabaseReport = $DatabaseReport
             Switches = @($BoundParameters.Keys | Where-Object { $BoundParameters[$_] -is [System.Management.Automation.SwitchParameter] -and $BoundParameters[$_].IsPresent })
-            Resuming = -not $script:RecordedHere
+            GatesSkipped = $script:GatesSkipped
             DowntimeStart = $script:DowntimeStart; ReadVersion = ($i -ge $Steps.Count) }
         try {
             $report = @(Invoke-ScriptPhase -Name $step.Shell -Request $request)
@@ -126,6 +126,12 @@ function Invoke-Run {
         # Held open for reading only until the run ends: every child runs this very file.
         $script:ScriptStream = [System.IO.File]::Open($ScriptFile, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
         Write-Status ($ProductName + ' ' + $ServerRole + ' ' + $HostFqdn + ': update from ' + $UpdatePath)
+        if (Test-HeldUntilRestart) {
+            Write-Host ('An earlier run holds this server out of service until Windows restarts (the update asked for it): restart Windows, then run this script again. This run changed nothing.') -ForegroundColor Red
+            $exitCode = $ExitCodes['reboot-required']
+            $script:Completed = $true
+            return $exitCode
+        }
         $saved = Get-RunState
         if ($saved) {
             Write-Warning ('An earlier run did not finish (' + $RunStateKey + '). Running before it: ' + (@($saved.ServicesRunning) -join ', ') + '. This run restores that set if a step fails; a run that finishes clears it.')
@@ -140,7 +146,7 @@ function Invoke-Run {
                 Write-Host ('What to do: ' + $script:StillRunning + ' Wait until it ends, then run the script again.') -ForegroundColor Red
                 $exitCode = $ExitCodes['still-running']
             } elseif ($leftDown.Count -gt 0) {
-                Write-Host ('An earlier run left these services stopped: ' + ($leftDown -join ', ') + '. Fix the problems above and run the script again, or start them with Start-Service.') -ForegroundColor Red
+                Write-Host ('An earlier run left these services stopped: ' + ($leftDown -join ', ') + '. Fix the problems above and run the script again, or ' + $LeftDownRemedy) -ForegroundColor Red
                 $exitCode = $ExitCodes['left-down']
             }
         } else {
@@ -162,7 +168,7 @@ function Invoke-Run {
                 # A reboot this run calls for: the installer's 3010, or a marker after it ran. It
                 # comes first: a database warning is in the transcript, and a later run reads again.
                 $markers = @(Get-PendingRebootMarker)
-                if ($script:RebootRequired -or ($script:InstallerRan -and $markers.Count -gt 0)) {
+                if (($script:RebootRequired -or ($script:InstallerRan -and $markers.Count -gt 0)) -and -not $HoldForReboot) {
                     Write-Warning ('Windows needs a reboot to finish the update; after it, run the script again to confirm the databases. ' + ($markers -join ', '))
                     $exitCode = $ExitCodes['reboot-required']
                 } elseif ($markers.Count -gt 0) {
@@ -217,7 +223,7 @@ $CheckRows = New-Object System.Collections.Generic.List[object]
 $ShellResults = New-Object System.Collections.Generic.List[object]
 $StepRows = @{}
 $DowntimeStart = $DowntimeEnd = $InstallerSha256 = $InstallerStream = $ScriptStream = $ServerState = $RunningBefore = $VersionAfter = $null
-$Changed = $Resuming = $DoneWithWarning = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
+$Changed = $GatesSkipped = $DoneWithWarning = $RebootRequired = $RebootUnderWay = $InstallerRan = $Completed = $InShell = $W3svcWasRunning = $RecoveryRegistered = $NotChecked = $RecordedHere = $false
 $WarnedLevel = $LastExit = 0
 $Detail = $CurrentStep = $CurrentRemedy = $StillRunning = ''
 $LastOutput = $LastErrors = $LastWarnings = $Deferred = $Disagreements = @()

@@ -130,19 +130,6 @@ function Get-LeftDown {
     @($names | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' })
 }
 
-function Get-BootTime {
-    # When Windows last started, as WMI writes it (the singleton Win32_OperatingSystem=@): a
-    # restart changes it.
-    [string]([wmi]'Win32_OperatingSystem=@').LastBootUpTime
-}
-
-function Test-HeldUntilRestart {
-    # A run held this server out of service until Windows restarts (HeldUntilRestart, the boot
-    # time then), and Windows has not restarted since.
-    $held = Get-Text (Get-RunState) 'HeldUntilRestart'
-    $held -and $held -eq (Get-BootTime)
-}
-
 function Clear-RunningBefore {
     # The run finished: the next one records afresh.
     if (Test-Path -LiteralPath $RunStateKey) { Remove-Item -LiteralPath $RunStateKey -Recurse -Confirm:$false -WhatIf:$false }

@@ -216,7 +216,7 @@ function Invoke-Phase {
     $script:InShell = $true
     $script:RunningBefore = @($request.RunningBefore | Where-Object { $_ })
     $script:W3svcWasRunning = [bool]$request.W3svcWasRunning
-    $script:Resuming = [bool]$request.Resuming
+    $script:GatesSkipped = [bool]$request.GatesSkipped
     # The run's switches, as Test-Switch reads them in this process too.
     foreach ($name in @($request.Switches | Where-Object { $_ })) { $BoundParameters[$name] = [switch]$true }
     $script:DatabaseReport = $request.DatabaseReport

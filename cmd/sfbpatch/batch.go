@@ -123,7 +123,7 @@ func (b *batchCmd) Run(e env) error {
 	isInput(windowName)
 	// Per fact, the lines of the rows whose own value wins over the flag's.
 	overridden := map[string][]int{}
-	seen := map[string]bool{}
+	seen := generator.ServerLines{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
 		for _, key := range r.Overrides {
 			overridden[key] = append(overridden[key], r.Line)
@@ -193,7 +193,7 @@ func (b *batchCmd) Run(e env) error {
 	// Each warning once, with the servers it concerns.
 	warned := map[string][]string{}
 	number := 0
-	seen = map[string]bool{}
+	seen = generator.ServerLines{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
 		rowServers, err := generator.RowServers(r, seen)
 		if err != nil {
@@ -219,6 +219,10 @@ func (b *batchCmd) Run(e env) error {
 		return err
 	}
 	if err := doc.Close(); err != nil {
+		var p generator.Problem
+		if errors.As(err, &p) {
+			return inputError(visible(b.Inventory) + ": " + p.Error() + "; nothing was written")
+		}
 		return err
 	}
 	fmt.Fprintf(&sums, "%x  %s\n", windowHash.Sum(nil), windowName)
@@ -231,6 +235,9 @@ func (b *batchCmd) Run(e env) error {
 	fmt.Fprintf(e.stderr, "sfbpatch: servers: %d; files written: %d, in %s\n", servers, servers*len(formats)+2, visible(b.OutDir))
 	for _, kind := range slices.Sorted(maps.Keys(summary)) {
 		fmt.Fprintf(e.stderr, "  %d %s\n", summary[kind], kind)
+	}
+	for _, w := range doc.Warnings() {
+		fmt.Fprintf(e.stderr, "warning: %s\n", visible(w))
 	}
 	for _, w := range slices.Sorted(maps.Keys(warned)) {
 		servers := warned[w]
@@ -469,6 +476,14 @@ func (o *batchOutput) abandon() {
 		}
 	}
 	if o.private {
-		os.RemoveAll(o.dir)
+		// On a signal the batch may still write a file while the folder is removed, which
+		// RemoveAll then finds not empty: again, until the folder is gone.
+		for range 100 {
+			if os.RemoveAll(o.dir) == nil {
+				if _, err := os.Stat(o.dir); errors.Is(err, fs.ErrNotExist) {
+					break
+				}
+			}
+		}
 	}
 }

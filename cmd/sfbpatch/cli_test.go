@@ -363,7 +363,11 @@ func TestCLIVerifyRunbookAndPlan(t *testing.T) {
 			if r := sfbpatch("verify", path); r.code != exitOK || !strings.HasSuffix(r.stdout, path+": unchanged\n") {
 				t.Errorf("%s %s: %+v", name, format, r)
 			}
-			edited := write(t, bytes.Replace(data, []byte("Install-CsDatabase"), []byte("Install-Nothing"), 1))
+			changed := bytes.Replace(data, []byte("Get-CsWindowsService"), []byte("Get-CsNothing"), 1)
+			if bytes.Equal(changed, data) {
+				t.Fatalf("%s %s: no Get-CsWindowsService to edit", name, format)
+			}
+			edited := write(t, changed)
 			edited = strings.TrimSuffix(edited, ".ps1") + "." + format
 			if err := os.Rename(strings.TrimSuffix(edited, "."+format)+".ps1", edited); err != nil {
 				t.Fatal(err)

@@ -212,8 +212,16 @@ func (v *verifyCmd) approvedInventory(e env) (map[string]generator.Facts, error)
 		return nil, asUnverifiable(err)
 	}
 	approved := map[string]generator.Facts{}
+	seen := generator.ServerLines{}
 	err = generator.ReadInventory(data, defaults, func(r generator.Row) error {
-		approved[strings.ToLower(r.Facts.ServerFQDN)] = r.Facts
+		// The servers batch writes from the row: its own, and its pools' Front End Servers.
+		servers, err := generator.RowServers(r, seen)
+		if err != nil {
+			return err
+		}
+		for _, f := range servers {
+			approved[strings.ToLower(f.ServerFQDN)] = f
+		}
 		return nil
 	})
 	if err != nil {
