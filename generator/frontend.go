@@ -99,7 +99,7 @@ func frontEndExitCodes(p Product) []ExitCode {
 		case "reboot-under-way":
 			c.Meaning = "Not finished: the installer started a restart of Windows (its exit code 1641); the server is out of service. Run the script again after the restart: it resumes after the installer and puts the server back in service."
 		case "reboot-required":
-			c.Meaning = "Not finished: Windows must restart to finish the update (the installer's exit code 3010, or a restart Windows reports after it); the server stays out of service until then (a later run exits 3010 until Windows has restarted). Restart Windows, then run the script again: it puts the server back in service if the restart has not, and reads the pool; the recovery task, if registered, does it after the restart."
+			c.Meaning = "Not finished: Windows must restart to finish the update (the installer's exit code 3010, or a restart Windows reports after it); the server stays out of service until then (a later run exits 3010 until Windows has restarted). Restart Windows, then run the script again: it puts the server back in service if the restart has not, and reads the pool; the recovery task, if registered, does it after a restart within its day (it ends a day after its registration)."
 		}
 		codes = append(codes, c)
 		if c.Name == "left-down" {

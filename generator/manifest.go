@@ -72,7 +72,7 @@ func manifestOf(p Plan) []ManifestEntry {
 	add(ModeWhole, begin...)
 	add(ModeWhole,
 		ManifestEntry{What: "What runs before the first stop, started again after a failure (the Service Control Manager's state then); removed when the run finishes.",
-			Command: records + `\RunState: ServicesRunning, W3svcRunning, RecoveryCopySha256`, Covers: []string{"New-Item", "New-ItemProperty", "Remove-Item"}},
+			Command: records + `\RunState: ServicesRunning, W3svcRunning, RecoveryCopySha256, InstallerStarted`, Covers: []string{"New-Item", "New-ItemProperty", "Remove-Item"}},
 		ManifestEntry{What: "With -Unattended or -RecoveryTask: a copy of the script in a folder owned by Administrators (Administrators and SYSTEM only), and the task that runs it as SYSTEM; removed when the run ends (kept at a bound, or when Windows restarts).",
 			Command: `schtasks.exe /Create /TN ` + p.Recovery.TaskName + ` /XML ` + runFolder + `\recovery-task.xml /RU SYSTEM /F` + ` (copy: ` + recoveryFolder + `\` + p.Recovery.TaskName + `.ps1)`,
 			Covers:  []string{"CreateDirectory", "WriteAllBytes", "WriteAllText", "schtasks"}})
@@ -95,7 +95,7 @@ func manifestOf(p Plan) []ManifestEntry {
 	if p.FrontEnd {
 		add(ModeWhole, busy, installed,
 			ManifestEntry{What: "When Windows must restart after the installer (3010, 1641, or a restart Windows reports): a volatile key, which Windows does not keep across the restart, and its mark in the run state: the server stays out of service, for a later run and the recovery task, until Windows has restarted.",
-				Command: records + `\UntilRestart (volatile); ` + records + `\RunState: HeldUntilRestart`, Covers: []string{"CreateSubKey", "New-ItemProperty"}})
+				Command: records + `\UntilRestart (volatile); ` + records + `\RunState: HeldUntilRestart`, Covers: []string{"DeleteSubKey", "CreateSubKey", "New-ItemProperty"}})
 	} else {
 		add(ModeWhole, busy, installed, databaseRecord, report)
 	}

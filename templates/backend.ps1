@@ -21,12 +21,6 @@ function Send-ServerState {
     if ($MirrorStateCommand) { Send-MirrorState }
 }
 
-function Test-HeldUntilRestart {
-    # A Back End or Standard Edition server is never held out of service for a restart: the
-    # run ends with 3010 and its services back.
-    $false
-}
-
 function Invoke-RecoveryRestore {
     # The recovery task: what the run recorded as running before its first stop, through the
     # Service Control Manager. Returns the manual actions left.

@@ -10,31 +10,24 @@ function Initialize-Role {
     $script:DatabaseOnly = $false
     $script:HoldForReboot = $true
     $back = @($Procedure | Where-Object { $_.EndsDowntime })[0]
-    $script:LeftDownRemedy = 'put the server back in service with: ' + $back.Action.ToString().Trim()
+    $script:LeftDownRemedy = 'put the server back in service by hand: ' + ($back.Action.ToString().Trim() -replace '\$HostFqdn', $HostFqdn -replace '\$RunningBefore', '<the services named>')
 }
-
-$RestartKey = 'SOFTWARE\sfbpatch\UntilRestart'
 
 function Set-HeldUntilRestart {
     # Holds this server out of service until Windows restarts: a volatile registry key, which
     # Windows does not keep across a restart, and its mark in the run state. A key that cannot
     # be made holds it while Windows reports a pending reboot.
     try {
+        # Its parent exists, stable (RunState is in it); a key left by anything else goes first:
+        # only a key this call creates is volatile.
+        [Microsoft.Win32.Registry]::LocalMachine.DeleteSubKey($RestartKey, $false)
         $key = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey($RestartKey, [Microsoft.Win32.RegistryKeyPermissionCheck]::ReadWriteSubTree, [Microsoft.Win32.RegistryOptions]::Volatile)
         $key.Dispose()
         Set-RunStateValue -Name 'HeldUntilRestart' -Value 'key'
     } catch {
         Write-Warning ('The hold until the restart is kept by the pending reboot only: ' + $_.Exception.Message)
-        Set-RunStateValue -Name 'HeldUntilRestart' -Value 'marker'
+        try { Set-RunStateValue -Name 'HeldUntilRestart' -Value 'marker' } catch { Write-Warning ('The hold until the restart is not recorded: ' + $_.Exception.Message) }
     }
-}
-
-function Test-HeldUntilRestart {
-    # A run held this server out of service until Windows restarts, and Windows has not
-    # restarted since: the volatile key is still there (or, without it, a reboot is pending).
-    $held = Get-Text (Get-RunState) 'HeldUntilRestart'
-    if ($held -eq 'key') { return (Test-Path -LiteralPath ('HKLM:\' + $RestartKey)) }
-    $held -eq 'marker' -and @(Get-PendingRebootMarker).Count -gt 0
 }
 
 function Read-FabricState {
@@ -272,11 +265,6 @@ function Invoke-Window {
     $script:CurrentStep = 'Deciding what this run does'
     $script:CurrentRemedy = 'Fix the cause shown, then run the script again.'
     $script:Resume.UpdateInstalled = Test-InstallRecord
-    if (Test-HeldUntilRestart) {
-        foreach ($step in $Procedure) { Add-StepResult $step 'Not run: Windows must restart first' }
-        Write-Warning 'An earlier run holds this server out of service until Windows restarts (the installer asked for it): restart Windows, then run this script again; it puts the server back in service and reads the pool.'
-        return $ExitCodes['reboot-required']
-    }
     if (Test-NothingToDo) {
         foreach ($step in $Procedure) { Add-StepResult $step ('Already done: ' + $ResumeStates['UpdateInstalled']) }
         if ($WhatIfPreference) { return $ExitCodes['done'] }
@@ -300,7 +288,7 @@ function Invoke-Window {
     if ($script:RebootUnderWay -or $script:RebootRequired) {
         # The server stays out of service: the run after the restart puts it back.
         Set-HeldUntilRestart
-        Write-Warning ('Windows must restart to finish the update (the installer''s exit code ' + $script:LastExit + ', or a restart Windows reports). This server stays out of service: restart Windows (if the installer has not), then run this script again; it resumes after the installer, puts the server back in service and reads the pool. The recovery task, if registered, does it after the restart.')
+        Write-Warning ('Windows must restart to finish the update (the installer''s exit code ' + $script:LastExit + ', or a restart Windows reports). This server stays out of service: restart Windows (if the installer has not), then run this script again; it resumes after the installer, puts the server back in service and reads the pool. The recovery task, if registered, does it after a restart within its day.')
         if ($script:RebootUnderWay) { return $ExitCodes['reboot-under-way'] }
         return $ExitCodes['reboot-required']
     }

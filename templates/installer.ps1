@@ -17,6 +17,8 @@ function Invoke-UpdateInstaller {
         throw ('The installer did not start: ' + $_.Exception.Message)
     }
     $script:InstallerRan = $true
+    # For the recovery task: a restart the installer asks for comes first.
+    Set-RunStateValue -Name 'InstallerStarted' -Value 'True'
     Wait-WatchedProcess -Process $process -Minutes $InstallerTimeoutMinutes -What 'The update installer' -Busy
 }
 

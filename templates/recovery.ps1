@@ -118,7 +118,7 @@ function Invoke-Recovery {
             # A server held out of service until Windows restarts waits for the restart.
             # A role that holds for a restart (a Front End Server) also waits while Windows reports
             # one: an installer the run left at its bound may have asked for it.
-            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy) -or (Test-HeldUntilRestart) -or ($HoldForReboot -and @(Get-PendingRebootMarker).Count -gt 0)) { return 0 }
+            if ((Test-BusyProcess) -or (Test-WindowsInstallerBusy) -or (Test-HeldUntilRestart) -or ($HoldForReboot -and (Get-Text $saved 'InstallerStarted') -and @(Get-PendingRebootMarker).Count -gt 0)) { return 0 }
             $script:RunningBefore = @($saved.ServicesRunning | Where-Object { $_ })
             $script:W3svcWasRunning = $saved.W3svcRunning -eq 'True'
             $manual = @(Invoke-RecoveryRestore)

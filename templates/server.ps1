@@ -130,6 +130,16 @@ function Get-LeftDown {
     @($names | Where-Object { $s = Get-Service -Name $_ -ErrorAction SilentlyContinue; $s -and [string]$s.Status -ne 'Running' })
 }
 
+$RestartKey = 'SOFTWARE\sfbpatch\UntilRestart'
+
+function Test-HeldUntilRestart {
+    # A run held this server out of service until Windows restarts, and Windows has not
+    # restarted since: the volatile key is still there (or, without it, a reboot is pending).
+    $held = Get-Text (Get-RunState) 'HeldUntilRestart'
+    if ($held -eq 'key') { return (Test-Path -LiteralPath ('HKLM:\' + $RestartKey)) }
+    $held -eq 'marker' -and @(Get-PendingRebootMarker).Count -gt 0
+}
+
 function Clear-RunningBefore {
     # The run finished: the next one records afresh.
     if (Test-Path -LiteralPath $RunStateKey) { Remove-Item -LiteralPath $RunStateKey -Recurse -Confirm:$false -WhatIf:$false }
