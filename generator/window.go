@@ -323,34 +323,33 @@ func (d *WindowDoc) Close() error {
 			placed[strings.ToLower(m.Fqdn)] = true
 		}
 	}
-	var loose []TopologyMachine
+	// By product in inventory order: pools groups them by pool.
+	var products []string
+	loose := map[string][]TopologyMachine{}
 	productOf := map[string]string{}
 	for _, r := range d.rows {
-		if r.FrontEnd && !placed[strings.ToLower(r.ServerFQDN)] {
-			loose = append(loose, TopologyMachine{Fqdn: r.ServerFQDN, Pool: r.PoolFQDN})
-			if other, ok := productOf[r.PoolFQDN]; ok && other != r.ProductKey {
-				return Problem{Field: "pool_fqdn", Message: fmt.Sprintf("%s: its Front End Servers are of two products (%s, %s): a pool is one product", r.PoolFQDN, other, r.ProductKey)}
-			}
-			productOf[r.PoolFQDN] = r.ProductKey
-		}
-	}
-	for _, m := range loose {
-		if slices.ContainsFunc(view.Pools, func(p pool) bool { return p.Name == m.Pool }) {
+		if !r.FrontEnd || placed[strings.ToLower(r.ServerFQDN)] {
 			continue
 		}
-		var members []TopologyMachine
-		for _, n := range loose {
-			if n.Pool == m.Pool {
-				members = append(members, n)
-			}
+		if other, ok := productOf[r.PoolFQDN]; ok && other != r.ProductKey {
+			return Problem{Field: "pool_fqdn", Message: fmt.Sprintf("%s: its Front End Servers are of two products (%s, %s): a pool is one product", r.PoolFQDN, other, r.ProductKey)}
 		}
-		pools, err := d.pools(productOf[m.Pool], members)
+		productOf[r.PoolFQDN] = r.ProductKey
+		if _, ok := loose[r.ProductKey]; !ok {
+			products = append(products, r.ProductKey)
+		}
+		loose[r.ProductKey] = append(loose[r.ProductKey], TopologyMachine{Fqdn: r.ServerFQDN, Pool: r.PoolFQDN})
+	}
+	for _, key := range products {
+		pools, err := d.pools(key, loose[key])
 		if err != nil {
 			return err
 		}
+		for _, p := range pools {
+			view.TotalMinutes += p.Minutes
+			view.FrontEndTotal += p.Minutes
+		}
 		view.Pools = append(view.Pools, pools...)
-		view.TotalMinutes += pools[0].Minutes
-		view.FrontEndTotal += pools[0].Minutes
 	}
 	for i := range view.Standard {
 		view.Standard[i].Step = len(view.BackEnds) + i + 1

@@ -76,12 +76,19 @@ function Read-Gate {
     }
 }
 
-function Get-GateProblem {
-    # What the pool's gates say against taking this server out of service now; '' when
-    # nothing. A state the script cannot read is a problem too, unless -Force.
-    param($Fabric, $Readiness)
+function Get-FabricGateProblem {
+    # What the fabric state says against taking this server out of service now; '' when
+    # nothing: an error or a missing replica.
+    param($Fabric)
     if ($Fabric.Error) { return ('Get-CsPoolFabricState -PoolFqdn ' + $PoolFqdn + ' failed: ' + $Fabric.Error) }
     if (@($Fabric.Missing).Count -gt 0) { return ('Get-CsPoolFabricState reports missing replicas: ' + (@($Fabric.Missing) -join ' | ')) }
+    ''
+}
+
+function Get-ReadinessGateProblem {
+    # What the upgrade state says against it; '' when nothing. A state the script cannot read
+    # is a problem too, unless -Force.
+    param($Readiness)
     $problem = ''
     if ($Readiness.Error) {
         $problem = 'The upgrade state cannot be read: ' + $Readiness.Error
@@ -91,9 +98,9 @@ function Get-GateProblem {
         return 'The pool has too few active Front End Servers (InsufficientActiveFrontEnds): none may go down now.'
     } elseif ($Readiness.State -ne 'Ready') {
         $problem = 'The output names no PoolUpgradeState the script knows (' + $Readiness.State + ').'
-    } elseif ($UpgradeDomainGate -and -not $Readiness.Domain) {
+    } elseif (-not $FailsOver -and -not $Readiness.Domain) {
         $problem = 'The output names no upgrade domain holding ' + $HostFqdn + '.'
-    } elseif ($UpgradeDomainGate -and $Readiness.DomainReady -ne 'True') {
+    } elseif (-not $FailsOver -and $Readiness.DomainReady -ne 'True') {
         return ('The upgrade domain of this server (' + $Readiness.Domain + ') is not ready for upgrade (ReadyForUpgrade: ' + $Readiness.DomainReady + ').')
     }
     if ($problem -and (Test-Switch 'Force')) {
@@ -115,10 +122,9 @@ function Send-ServerState {
     if ($Request.Settle) { return (Send-Settled) }
     $frontEnd = @($services | Where-Object { $_.Name -eq 'RTCSRV' })
     $out = $frontEnd.Count -gt 0 -and $frontEnd[0].Status -ne 'Running'
-    $serving = $frontEnd.Count -gt 0 -and $frontEnd[0].Status -eq 'Running' -and $frontEnd[0].StartMode -ne 4
     if ($Request.Resuming -and $out) {
         Send-Result 'gates-skipped' @{ Why = 'an earlier run took this server out of service: the run resumes' }
-    } elseif ($Request.Installed -and $serving) {
+    } elseif ($Request.Installed -and (Test-Serving $services)) {
         Send-Result 'gates-skipped' @{ Why = 'the update is installed and the server is in service' }
     } else {
         $script:ShellResults.Add((Read-Gate 'fabric'))
@@ -140,7 +146,7 @@ function Send-Settled {
         }
     } while ($again)
     $script:ShellResults.Add($fabric)
-    if (-not $UpgradeDomainGate) { return }
+    if ($FailsOver) { return }
     $deadline = [DateTime]::UtcNow.AddMinutes(45)
     $readySince = $null
     while ([DateTime]::UtcNow -lt $deadline) {
@@ -183,8 +189,7 @@ function Get-FabricProblem {
     $fabric = @(Get-Reported 'fabric')[0]
     if (-not $fabric) { return 'The fabric state was not read.' }
     foreach ($line in @($fabric.Lines)) { Write-Status ('    ' + $line) }
-    if ($fabric.Error) { return ('Get-CsPoolFabricState -PoolFqdn ' + $PoolFqdn + ' failed: ' + $fabric.Error) }
-    if (@($fabric.Missing).Count -gt 0) { 'Get-CsPoolFabricState reports missing replicas: ' + (@($fabric.Missing) -join ' | ') }
+    Get-FabricGateProblem $fabric
 }
 
 function Get-ReadinessProblem {
@@ -194,8 +199,7 @@ function Get-ReadinessProblem {
     $readiness = @(Get-Reported 'readiness')[0]
     if (-not $readiness) { return 'The upgrade state was not read.' }
     if ($readiness.Text) { Write-Status ('    ' + ($readiness.Text -replace '\r?\n', ' | ')) }
-    $fabric = New-Object PSObject -Property @{ Missing = @(); Error = '' }
-    Get-GateProblem -Fabric $fabric -Readiness $readiness
+    Get-ReadinessGateProblem $readiness
 }
 
 function Test-OutOfService {
@@ -204,7 +208,7 @@ function Test-OutOfService {
     # found the server already out after an earlier run), the pool's gates are read again, just
     # before it leaves, and a gate that no longer holds stops the step before any change.
     param([switch]$NoGates)
-    if ($OutOfServiceDisabled) {
+    if ($FailsOver) {
         $frontEnd = @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' -and $_.Status -eq 'Stopped' -and $_.StartMode -eq 4 })
         if ($frontEnd.Count -gt 0) { return $true }
         $script:Detail = 'RTCSRV is not stopped and disabled'
@@ -214,7 +218,8 @@ function Test-OutOfService {
     if ($NoGates -or -not $script:InShell -or $script:GatesSkipped) { return $false }
     # The upgrade state first: its Busy readings may take 20 minutes, the fabric state is read after.
     $readiness = Read-Gate 'readiness'
-    $problem = Get-GateProblem -Fabric (Read-Gate 'fabric') -Readiness $readiness
+    $problem = Get-FabricGateProblem (Read-Gate 'fabric')
+    if (-not $problem) { $problem = Get-ReadinessGateProblem $readiness }
     if ($problem) { throw ('The pool''s gates, read again just before this server leaves service: ' + $problem) }
     $false
 }
@@ -229,13 +234,18 @@ function Test-InService {
         $script:Detail = 'disabled: ' + ($disabled -join ', ')
         return $false
     }
-    $OutOfServiceDisabled -or -not $script:W3svcWasRunning -or (Test-W3svc -Desired 'Running')
+    $FailsOver -or -not $script:W3svcWasRunning -or (Test-W3svc -Desired 'Running')
+}
+
+function Test-Serving {
+    # The Front-End service (RTCSRV) of these service states runs and is not disabled.
+    param([object[]]$Services)
+    @($Services | Where-Object { $_.Name -eq 'RTCSRV' -and $_.Status -eq 'Running' -and $_.StartMode -ne 4 }).Count -gt 0
 }
 
 function Test-NothingToDo {
     # The update installed, nothing an unfinished run recorded left down, the server in service.
-    $script:Resume.UpdateInstalled -and @(Get-LeftDown).Count -eq 0 -and
-        @(Get-CsServiceState | Where-Object { $_.Name -eq 'RTCSRV' -and $_.Status -eq 'Running' -and $_.StartMode -ne 4 }).Count -gt 0
+    $script:Resume.UpdateInstalled -and @(Get-LeftDown).Count -eq 0 -and (Test-Serving @(Get-CsServiceState))
 }
 
 function Confirm-PoolSettled {
