@@ -95,39 +95,37 @@ type WindowRow struct {
 // servers (none when unknown), its script's file name and the script's
 // SHA-256.
 func NewWindowRow(number int, p Plan, frontEnds []TopologyMachine, scriptFile, scriptSHA256 string) WindowRow {
-	ed, _ := LookupEdition(p.Facts.Edition)
 	r := WindowRow{
 		Number: number, ServerFQDN: p.Facts.ServerFQDN, Product: p.Product.Name, ProductKey: p.Product.Key, Role: p.Role,
-		// The board reads which SQL Server each command updates.
-		Step11:     strings.ReplaceAll(ed.step11(p.Facts).Command, "$SqlServerFqdn", p.Facts.SQLServerFQDN),
 		ScriptFile: scriptFile, ScriptSHA256: scriptSHA256,
 		ChildShells: p.WindowCount(KindChildShell), Operations: len(p.Window),
 		WarnMinutes: p.Downtime.WarnMinutes, BudgetMinutes: p.Downtime.BudgetMinutes,
-		Enterprise: ed.Enterprise, SQLServer: p.Facts.SQLServerFQDN, TargetVersion: p.Facts.TargetVersion,
+		Enterprise: p.Enterprise, FrontEnd: p.FrontEnd, PoolFQDN: p.Facts.PoolFQDN,
+		SQLServer: p.Facts.SQLServerFQDN, TargetVersion: p.Facts.TargetVersion,
 		FrontEnds: frontEnds, RunOn: p.Facts.ServerFQDN,
 		FrontEndProcedure: p.Product.FrontEndProcedure, PatchLevelCheck: p.Product.PatchLevelCheck,
-		Collocated:      ed.Enterprise && p.Facts.CollocatedStores,
-		EstimateMinutes: wholeRunMinutes,
-		// The read child, the stop child, the installer and the update child.
-		BoundMinutes: 3*shellMinutes + installerMinutes,
+		Collocated: p.Enterprise && p.Facts.CollocatedStores,
+		Run:        p.Run,
 	}
-	if p.FrontEnd {
-		r.Enterprise, r.Step11, r.FrontEnd, r.PoolFQDN = false, "", true, p.Facts.PoolFQDN
-		r.EstimateMinutes = frontEndMinutes
-		// The read child, the child that takes it out, the installer, the child
-		// that puts it back, and the read of the pool after it.
-		r.BoundMinutes = 4*frontEndShellMinutes + installerMinutes
-		r.Run = p.Run
+	switch {
+	case p.FrontEnd:
+		// The read child, the child that takes it out, the installer, the child that
+		// puts it back, and the read of the pool after it.
+		r.EstimateMinutes, r.BoundMinutes = frontEndMinutes, 4*frontEndShellMinutes+installerMinutes
 		return r
-	}
-	if r.Enterprise {
+	case p.Enterprise:
 		r.EstimateMinutes, r.BoundMinutes = databaseOnlyMinutes, 2*shellMinutes
 		r.RunOn = "an updated Front End Server of a pool whose user database is on " + r.SQLServer
 		if len(frontEnds) > 0 {
 			r.RunOn = frontEnds[0].Fqdn
 		}
+	default:
+		// The read child, the stop child, the installer and the update child.
+		r.EstimateMinutes, r.BoundMinutes = wholeRunMinutes, 3*shellMinutes+installerMinutes
 	}
-	r.Run = p.Run
+	// The board reads which SQL Server each command updates.
+	ed, _ := LookupEdition(p.Facts.Edition)
+	r.Step11 = strings.ReplaceAll(ed.step11(p.Facts).Command, "$SqlServerFqdn", p.Facts.SQLServerFQDN)
 	return r
 }
 
