@@ -77,8 +77,8 @@ function Read-Gate {
 }
 
 function Get-FabricGateProblem {
-    # What the fabric state says against taking this server out of service now; '' when
-    # nothing: an error or a missing replica.
+    # What the fabric state says against taking this server out of service now (an error or
+    # a missing replica); '' when nothing.
     param($Fabric)
     if ($Fabric.Error) { return ('Get-CsPoolFabricState -PoolFqdn ' + $PoolFqdn + ' failed: ' + $Fabric.Error) }
     if (@($Fabric.Missing).Count -gt 0) { return ('Get-CsPoolFabricState reports missing replicas: ' + (@($Fabric.Missing) -join ' | ')) }
